@@ -1,0 +1,1 @@
+"""Implementations of the ports, one backend per module. Re-exports nothing."""

@@ -1,0 +1,1 @@
+"""Use cases, the dependency-injection container and the command line."""

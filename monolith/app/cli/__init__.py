@@ -1,0 +1,1 @@
+"""The ``monolith`` command line (click). Entry point: :func:`main.main`."""

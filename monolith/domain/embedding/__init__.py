@@ -1,0 +1,1 @@
+"""Collisionless embedding tables: config, initializers, optimizers, filters."""

@@ -1,0 +1,1 @@
+"""The built-in tasks (model zoo), registered by dotted name."""

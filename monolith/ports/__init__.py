@@ -1,0 +1,20 @@
+"""Protocols that adapters implement, one port per module."""
+
+from monolith.ports.clock import Clock
+from monolith.ports.compute import ComputeBackend, SlotInput, StepResult, TowerInputs
+from monolith.ports.discovery import ServiceDiscovery
+from monolith.ports.parameters import ParameterStore, TableInfo, TouchedRows
+from monolith.ports.storage import FileSystem
+
+__all__ = [
+    "Clock",
+    "ComputeBackend",
+    "FileSystem",
+    "ParameterStore",
+    "ServiceDiscovery",
+    "SlotInput",
+    "StepResult",
+    "TableInfo",
+    "TouchedRows",
+    "TowerInputs",
+]

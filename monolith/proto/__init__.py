@@ -1,0 +1,1 @@
+"""Protocol buffer messages and generated gRPC stubs (see scripts/gen_protos.py)."""

@@ -1,0 +1,1 @@
+"""Importable test support for users who write their own adapters."""

@@ -1,0 +1,1 @@
+"""Contract suites: subclass one and provide its factory fixture to test an adapter."""

@@ -1,0 +1,1 @@
+"""ServiceDiscovery adapters, one backend per module."""

@@ -1,0 +1,159 @@
+"""Discovery through a shared directory: one small file per registered task."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from monolith.domain.addresses import (
+    node_name,
+    parse_node_name,
+    validate_address,
+    validate_role,
+)
+from monolith.domain.errors import DiscoveryError
+
+logger = logging.getLogger(__name__)
+
+
+class FileDiscovery:
+    """ServiceDiscovery for several processes on one machine, via a directory.
+
+    Backend: the local file system. Task ``index`` of role ``name`` is the
+    file ``<directory>/<name>.<index>`` holding the UTF-8 ``host:port``, the
+    same layout as the ZooKeeper adapter's nodes. Files are published
+    atomically (temp file in the same directory, fsync, rename), so a reader
+    sees the old address or the new one, never a partial write.
+
+    Config keys: ``discovery_dir`` (the directory; created if missing).
+
+    Warning:
+        Nothing is ephemeral: a process killed with SIGKILL leaves its files
+        behind until someone re-registers or removes them. The directory must
+        be on a local file system (rename is not atomic on every network one).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self._dir = Path(directory)
+        self._lock = threading.Lock()
+        self._own: dict[tuple[str, int], str] = {}
+        self._closed = False
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DiscoveryError(
+                f"cannot create discovery directory {str(self._dir)!r}: {exc}"
+            ) from exc
+
+    def register(self, name: str, index: int, addr: str) -> None:
+        validate_address(addr)
+        path = self._dir / node_name(name, index)
+        with self._lock:
+            self._check_open()
+            self._publish(path, addr)
+            self._own[(name, index)] = addr
+        logger.debug("registered name=%s index=%d addr=%s", name, index, addr)
+
+    def deregister(self, name: str, index: int, addr: str) -> None:
+        validate_role(name, index)
+        validate_address(addr)
+        with self._lock:
+            self._check_open()
+            self._withdraw(name, index, addr)
+
+    def query(self, name: str) -> dict[int, str]:
+        with self._lock:
+            self._check_open()
+            found: dict[int, str] = {}
+            for entry in self._list():
+                parsed = parse_node_name(entry)
+                if parsed is None or parsed[0] != name:
+                    continue
+                addr = self._read(self._dir / entry)
+                if addr:
+                    found[parsed[1]] = addr
+            return found
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            for (name, index), addr in list(self._own.items()):
+                try:
+                    self._withdraw(name, index, addr)
+                except DiscoveryError as exc:
+                    logger.warning(
+                        "deregistration failed name=%s index=%d error=%s",
+                        name,
+                        index,
+                        exc,
+                    )
+            self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _publish(self, path: Path, addr: str) -> None:
+        tmp_name = ""
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(addr.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp_name, path)
+        except OSError as exc:
+            if tmp_name:
+                Path(tmp_name).unlink(missing_ok=True)
+            raise DiscoveryError(
+                f"cannot write registration {str(path)!r}: {exc}"
+            ) from exc
+
+    def _withdraw(self, name: str, index: int, addr: str) -> None:
+        path = self._dir / node_name(name, index)
+        if self._read(path) == addr:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise DiscoveryError(
+                    f"cannot remove registration {str(path)!r}: {exc}"
+                ) from exc
+        if self._own.get((name, index)) == addr:
+            del self._own[(name, index)]
+
+    def _list(self) -> list[str]:
+        try:
+            return sorted(p.name for p in self._dir.iterdir() if p.is_file())
+        except OSError as exc:
+            raise DiscoveryError(
+                f"cannot list discovery directory {str(self._dir)!r}: {exc}"
+            ) from exc
+
+    def _read(self, path: Path) -> str | None:
+        try:
+            return path.read_bytes().decode("utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DiscoveryError(
+                f"cannot read registration {str(path)!r}: {exc}"
+            ) from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DiscoveryError(
+                f"file discovery on {str(self._dir)!r} is closed; create a new one"
+            )

@@ -1,0 +1,1 @@
+"""File-system adapters: local disk, in-memory and HDFS over WebHDFS."""

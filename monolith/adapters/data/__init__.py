@@ -1,0 +1,1 @@
+"""Data-format adapters over the storage port: TFRecord framing and Examples."""

@@ -1,0 +1,1 @@
+"""Writers of training summaries (TensorBoard event files)."""

@@ -1,0 +1,191 @@
+"""One worker step: batch -> embeddings -> dense tower -> sparse and dense updates.
+
+The flow (ARCHITECTURE.md §3, "Training step"):
+
+1. per slot, the unique fids of the batch (``np.unique`` with
+   ``return_inverse``), optionally mapped by a fid transform first;
+2. ``store.lookup`` of those fids gives one row per unique fid, and
+   :class:`~monolith.ports.compute.SlotInput` carries the rows, the inverse
+   index and the batch's ``row_splits`` to the backend;
+3. ``backend.compute_gradients`` returns the loss and, per slot, gradients
+   already summed per unique row;
+4. per table (slots that share a table are merged into one call)
+   ``store.apply_gradients``, then the dense update: in the backend, or on the
+   store when dense parameters live on the parameter servers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from monolith.domain.batch import Batch
+from monolith.domain.errors import UsageError
+from monolith.domain.model_spec import ModelSpec
+from monolith.ports.clock import Clock
+from monolith.ports.compute import ComputeBackend, SlotInput, StepResult, TowerInputs
+from monolith.ports.parameters import ParameterStore
+
+logger = logging.getLogger(__name__)
+
+Int64Array = npt.NDArray[np.int64]
+Float32Array = npt.NDArray[np.float32]
+
+FidTransform = Callable[[str, Int64Array], Int64Array]
+"""``(table, fids) -> fids``: rewrites fids before lookup and update."""
+
+ApplyGuard = Callable[[int, StepResult], None]
+"""Called with ``(step, result)`` after the gradients, before any update."""
+
+
+def hashed_buckets(num_buckets: int) -> FidTransform:
+    """A transform that folds every fid into ``num_buckets`` per table.
+
+    This turns a collisionless table into the hashed-bucket table the
+    collision experiment compares against: distinct fids with the same
+    ``fid mod num_buckets`` share a row.
+    """
+    if num_buckets < 1:
+        raise UsageError(f"num_buckets must be at least 1, got {num_buckets}")
+
+    def transform(table: str, fids: Int64Array) -> Int64Array:
+        return np.mod(fids, num_buckets)
+
+    return transform
+
+
+@attrs.frozen
+class PreparedBatch:
+    """Tower inputs of a batch plus, per slot, the unique fids its rows belong to."""
+
+    inputs: TowerInputs
+    labels: Float32Array
+    unique_fids: dict[str, Int64Array]
+
+
+def prepare_batch(
+    batch: Batch,
+    spec: ModelSpec,
+    store: ParameterStore,
+    fid_transform: FidTransform | None = None,
+) -> PreparedBatch:
+    """Look up the embeddings of ``batch`` and shape them for the backend.
+
+    Raises:
+        UsageError: a slot of the model is missing from the batch.
+    """
+    slots: dict[str, SlotInput] = {}
+    unique_fids: dict[str, Int64Array] = {}
+    for slot in spec.slots:
+        ragged = batch.sparse.get(slot.name)
+        if ragged is None:
+            known = ", ".join(sorted(batch.sparse)) or "none"
+            raise UsageError(
+                f"model slot {slot.name!r} is not in the batch; the batch has "
+                f"slots: {known}. Check the feature spec of the data."
+            )
+        fids = ragged.values
+        if fid_transform is not None:
+            fids = fid_transform(slot.table, fids)
+        unique, inverse = np.unique(fids, return_inverse=True)
+        rows = store.lookup(slot.table, unique)
+        slots[slot.name] = SlotInput(
+            rows=rows,
+            index=inverse.astype(np.int64, copy=False).reshape(-1),
+            row_splits=ragged.row_splits,
+        )
+        unique_fids[slot.name] = unique
+    dense = np.asarray(batch.dense, dtype=np.float32)
+    labels = np.asarray(batch.label, dtype=np.float32)
+    return PreparedBatch(TowerInputs(slots=slots, dense=dense), labels, unique_fids)
+
+
+class WorkerStep:
+    """Runs training steps of one worker against a store and a backend.
+
+    Args:
+        spec: The model.
+        store: Where the embedding tables (and, with ``dense_on_store``, the
+            dense parameters) live.
+        backend: A built compute backend, used by this worker only.
+        clock: Source of the last-update timestamps of embedding rows.
+        fid_transform: Optional rewrite of fids (e.g. :func:`hashed_buckets`).
+        dense_on_store: Pull dense parameters from the store before each step
+            and push the dense gradients to it (async PS training), instead of
+            updating the backend's own parameters.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        store: ParameterStore,
+        backend: ComputeBackend,
+        clock: Clock,
+        *,
+        fid_transform: FidTransform | None = None,
+        dense_on_store: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.fid_transform = fid_transform
+        self.dense_on_store = dense_on_store
+        self._slot_table = {slot.name: slot.table for slot in spec.slots}
+
+    def prepare(self, batch: Batch) -> PreparedBatch:
+        """Look up a batch's embeddings (no update)."""
+        return prepare_batch(batch, self.spec, self.store, self.fid_transform)
+
+    def predict(self, batch: Batch) -> Float32Array:
+        """Scores of a batch with the current parameters."""
+        if self.dense_on_store:
+            self.backend.load_parameters(self.store.pull_dense())
+        return self.backend.predict(self.prepare(batch).inputs)
+
+    def run(
+        self, batch: Batch, step: int, guard: ApplyGuard | None = None
+    ) -> StepResult:
+        """Train on ``batch`` as global step ``step`` and return what it computed.
+
+        ``guard`` sees the result before any parameter changes; raising there
+        leaves every table and dense parameter as it was.
+        """
+        if self.dense_on_store:
+            self.backend.load_parameters(self.store.pull_dense())
+        prepared = self.prepare(batch)
+        result = self.backend.compute_gradients(prepared.inputs, prepared.labels)
+        if guard is not None:
+            guard(step, result)
+        self._apply_sparse(prepared, result, step)
+        if self.dense_on_store:
+            self.store.push_dense_gradients(result.dense_grads)
+        else:
+            self.backend.apply_dense_gradients(result.dense_grads)
+        return result
+
+    def _apply_sparse(
+        self, prepared: PreparedBatch, result: StepResult, step: int
+    ) -> None:
+        per_table: dict[str, tuple[list[Int64Array], list[Float32Array]]] = {}
+        for slot_name, fids in prepared.unique_fids.items():
+            grads = result.slot_grads.get(slot_name)
+            if grads is None:
+                continue
+            fid_parts, grad_parts = per_table.setdefault(
+                self._slot_table[slot_name], ([], [])
+            )
+            fid_parts.append(fids)
+            grad_parts.append(grads)
+        timestamp = self.clock.now()
+        for table, (fid_parts, grad_parts) in per_table.items():
+            if len(fid_parts) == 1:
+                fids, grads = fid_parts[0], grad_parts[0]
+            else:
+                fids = np.concatenate(fid_parts)
+                grads = np.concatenate(grad_parts, axis=0)
+            self.store.apply_gradients(table, fids, grads, step, timestamp)

@@ -1,0 +1,1 @@
+"""The training runtime: worker step, hooks, local cluster and estimator."""

@@ -1,0 +1,1 @@
+"""Compute backends: the dense tower on PyTorch or TensorFlow."""

@@ -1,0 +1,160 @@
+"""A growable open-addressing index from int64 fids to dense row numbers.
+
+The index maps every distinct key to its own row (collisionless: two keys never
+share a row). Rows are numbered ``0..n-1`` in insertion order and never change,
+so value arrays kept beside the index never move when the index grows.
+
+Layout: ``slots`` is a ``[2**bits, 2]`` int64 array; a slot holds ``(key, row)``
+or ``(0, -1)`` when empty, so one cache line answers "is this my key, and
+where is its row". A key's home slot is a Fibonacci (multiplicative) hash of
+its 64 bits; collisions probe linearly. Every operation is vectorised over a
+batch: each probing round handles only the keys still unresolved, so a batch
+costs a few passes of numpy gathers.
+
+Growth doubles ``slots`` and re-inserts the ``(key, row)`` pairs when the load
+passes :data:`MAX_LOAD`, which makes inserts and lookups amortised O(1).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Int64Array = npt.NDArray[np.int64]
+
+MAX_LOAD = 0.7
+"""Highest ratio of rows to slots before the slot array doubles."""
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIN_BITS = 4
+
+
+def _bits_for(rows: int) -> int:
+    bits = _MIN_BITS
+    while (1 << bits) * MAX_LOAD < rows:
+        bits += 1
+    return bits
+
+
+def _empty_slots(bits: int) -> Int64Array:
+    slots = np.zeros((1 << bits, 2), dtype=np.int64)
+    slots[:, 1] = -1
+    return slots
+
+
+class HashIndex:
+    """Collisionless int64 key -> row index with vectorised find and insert.
+
+    Not thread-safe: callers serialise access (the parameter store holds a lock
+    per shard).
+    """
+
+    def __init__(self, expected_rows: int = 0) -> None:
+        self._bits = _bits_for(expected_rows)
+        self._slots = _empty_slots(self._bits)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the slot array."""
+        return int(self._slots.nbytes)
+
+    def row_keys(self) -> Int64Array:
+        """The key of each row ``0..len-1`` (a new array)."""
+        occupied = self._slots[:, 1] >= 0
+        keys = np.empty(self._size, dtype=np.int64)
+        keys[self._slots[occupied, 1]] = self._slots[occupied, 0]
+        return keys
+
+    def _home(self, keys: Int64Array) -> Int64Array:
+        hashed = keys.view(np.uint64) * _GOLDEN
+        hashed >>= np.uint64(64 - self._bits)
+        return hashed.view(np.int64)
+
+    def find(self, keys: Int64Array) -> Int64Array:
+        """Row of each key, or -1 where a key is absent. Duplicates allowed."""
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        if keys.shape[0] == 0 or self._size == 0:
+            return np.full(keys.shape[0], -1, dtype=np.int64)
+        slots = self._slots
+        mask = slots.shape[0] - 1
+        pos = self._home(keys)
+        entries = np.take(slots, pos, axis=0)
+        hit = entries[:, 0] == keys
+        rows = entries[:, 1]
+        result = np.where(hit, rows, -1)
+        pending = np.flatnonzero(~hit & (rows >= 0))
+        if pending.size == 0:
+            return result
+        pending_keys = keys[pending]
+        pos = pos[pending]
+        while pending.size:
+            pos += 1
+            pos &= mask
+            entries = np.take(slots, pos, axis=0)
+            hit = entries[:, 0] == pending_keys
+            rows = entries[:, 1]
+            result[pending[hit]] = rows[hit]
+            more = ~hit & (rows >= 0)
+            pending = pending[more]
+            pending_keys = pending_keys[more]
+            pos = pos[more]
+        return result
+
+    def insert_new(self, keys: Int64Array) -> Int64Array:
+        """Give each key (distinct, none present yet) a new row; return the rows.
+
+        Args:
+            keys: Distinct keys, none of which is in the index yet.
+
+        Returns:
+            The new rows, numbered from ``len(self)`` before the call, in the
+            order of ``keys``.
+        """
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        first = self._size
+        rows = np.arange(first, first + keys.shape[0], dtype=np.int64)
+        if keys.shape[0] == 0:
+            return rows
+        self._size += keys.shape[0]
+        if self._size > MAX_LOAD * self._slots.shape[0]:
+            self._grow()
+        self._place(keys, rows)
+        return rows
+
+    def _grow(self) -> None:
+        old = self._slots
+        occupied = old[:, 1] >= 0
+        self._bits = _bits_for(self._size)
+        self._slots = _empty_slots(self._bits)
+        logger.debug(
+            "hash index grew slots=%d rows=%d", self._slots.shape[0], self._size
+        )
+        self._place(old[occupied, 0], old[occupied, 1])
+
+    def _place(self, keys: Int64Array, rows: Int64Array) -> None:
+        """Write ``(key, row)`` pairs into empty slots."""
+        slots = self._slots
+        mask = slots.shape[0] - 1
+        pos = self._home(keys)
+        while rows.size:
+            empty = slots[pos, 1] < 0
+            target = pos[empty]
+            candidates = rows[empty]
+            # Several rows may aim at one empty slot: the last write wins and
+            # the others move on to the next slot.
+            slots[target, 1] = candidates
+            won = np.zeros(rows.shape[0], dtype=bool)
+            won[empty] = slots[target, 1] == candidates
+            slots[pos[won], 0] = keys[won]
+            lost = ~won
+            keys = keys[lost]
+            rows = rows[lost]
+            pos = (pos[lost] + 1) & mask

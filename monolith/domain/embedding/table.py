@@ -1,0 +1,303 @@
+"""A collisionless embedding table: int64 fid -> row of floats, with its optimizer.
+
+Every distinct fid gets its own row (no hashing into shared buckets). The
+table keeps row-aligned arrays beside a :class:`HashIndex`: weights
+``[rows, width]``, optimizer state ``[rows, state_columns]``, the last-update
+time (uint32 seconds) and the version of the last update (uint32) of each row.
+Row arrays grow in place by a factor of :data:`ROW_GROWTH` (``ndarray.resize``,
+which reallocates without copying large blocks on Linux), so a growing table
+never rebuilds its values.
+
+Not thread-safe: the parameter store serialises calls per shard.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from monolith.domain.embedding.config import TableConfig
+from monolith.domain.embedding.hash_index import HashIndex
+from monolith.domain.embedding.initializers import initial_rows
+from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
+from monolith.domain.embedding.optimizers import make_optimizer
+from monolith.domain.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+Float32Array = npt.NDArray[np.float32]
+Int64Array = npt.NDArray[np.int64]
+UInt32Array = npt.NDArray[np.uint32]
+
+ROW_GROWTH = 1.05
+"""Factor by which the row arrays grow when they run out of rows."""
+
+SECONDS_PER_DAY = 86400.0
+
+
+@attrs.frozen(eq=False)
+class TableArrays:
+    """A table's rows as plain arrays, aligned by row (what a snapshot stores)."""
+
+    keys: Int64Array
+    values: Float32Array
+    state: Float32Array
+    timestamps: UInt32Array
+
+
+def _as_fids(fids: npt.ArrayLike) -> Int64Array:
+    array = np.ascontiguousarray(fids, dtype=np.int64)
+    if array.ndim != 1:
+        raise UsageError(f"fids must be 1-D, got shape {array.shape}")
+    return array
+
+
+def _as_stamp(timestamp: float) -> np.uint32:
+    return np.uint32(min(max(int(timestamp), 0), 0xFFFFFFFF))
+
+
+class EmbeddingTable:
+    """One shard of one embedding table."""
+
+    def __init__(self, config: TableConfig, expected_rows: int = 0) -> None:
+        self.config = config
+        self.width = config.width
+        self.optimizer = make_optimizer(config.optimizer)
+        self._state_columns = self.optimizer.state_columns(self.width)
+        self._index = HashIndex(expected_rows)
+        capacity = max(expected_rows, 64)
+        self._values = np.zeros((capacity, self.width), dtype=np.float32)
+        self._state = np.zeros((capacity, self._state_columns), dtype=np.float32)
+        self._stamps = np.zeros(capacity, dtype=np.uint32)
+        self._versions = np.zeros(capacity, dtype=np.uint32)
+        self._filter = (
+            OccurrenceFilter(config.occurrence_threshold)
+            if config.occurrence_threshold > 0
+            else None
+        )
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def occurrence_filter(self) -> OccurrenceFilter | None:
+        """The filter of new fids, or None when the threshold is 0."""
+        return self._filter
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the index and the row arrays (not the filter)."""
+        arrays = (self._values, self._state, self._stamps, self._versions)
+        return self._index.nbytes + sum(int(a.nbytes) for a in arrays)
+
+    def lookup(self, fids: npt.ArrayLike) -> Float32Array:
+        """Rows ``[len(fids), width]``; zeros for fids not in the table."""
+        keys = _as_fids(fids)
+        rows = self._index.find(keys)
+        out = np.take(self._values, rows, axis=0)
+        missing = rows < 0
+        if missing.any():
+            out[missing] = 0.0
+        return out
+
+    def contains(self, fids: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Whether each fid has a row."""
+        return np.asarray(self._index.find(_as_fids(fids)) >= 0)
+
+    def apply_gradients(
+        self,
+        fids: npt.ArrayLike,
+        grads: npt.ArrayLike,
+        step: int,
+        timestamp: float,
+        version: int = 0,
+    ) -> None:
+        """Filter new fids, sum duplicate gradients, run the optimizer in place.
+
+        Occurrences of fids not in the table go through the occurrence filter
+        one by one; those that pass insert their fid (initialised rows) and
+        contribute their gradient, the others are dropped. Gradients of the
+        same fid are then summed and the optimizer runs once per distinct row.
+
+        Args:
+            fids: ``[N]`` fids, duplicates allowed.
+            grads: ``[N, width]`` gradients aligned with ``fids``.
+            step: Global step (Adam's bias correction).
+            timestamp: Update time in seconds, stored per row (uint32).
+            version: Version stamped on the updated rows, for ``touched_since``.
+
+        Raises:
+            UsageError: When shapes do not match.
+        """
+        keys = _as_fids(fids)
+        values = np.ascontiguousarray(grads, dtype=np.float32)
+        if values.shape != (keys.shape[0], self.width):
+            raise UsageError(
+                f"grads for table {self.config.name!r} must have shape "
+                f"{(keys.shape[0], self.width)}, got {values.shape}"
+            )
+        rows, keys, values = self._admit(keys, values)
+        if rows.shape[0] == 0:
+            return
+        unique_rows, summed = _sum_by_row(rows, values)
+        weights = self._values[unique_rows]
+        state = self._state[unique_rows]
+        self.optimizer.update(weights, state, summed, step)
+        self._values[unique_rows] = weights
+        self._state[unique_rows] = state
+        self._stamps[unique_rows] = _as_stamp(timestamp)
+        self._versions[unique_rows] = np.uint32(version)
+
+    def assign(
+        self,
+        fids: npt.ArrayLike,
+        rows: npt.ArrayLike,
+        timestamp: float,
+        version: int = 0,
+    ) -> None:
+        """Overwrite the weights of ``fids`` (inserting them, no filter).
+
+        A fid given twice keeps its last row. Optimizer state of existing rows
+        is kept; new rows get the optimizer's initial state.
+        """
+        keys = _as_fids(fids)
+        values = np.ascontiguousarray(rows, dtype=np.float32)
+        if values.shape != (keys.shape[0], self.width):
+            raise UsageError(
+                f"rows for table {self.config.name!r} must have shape "
+                f"{(keys.shape[0], self.width)}, got {values.shape}"
+            )
+        index = self._rows_inserting(keys)
+        self._values[index] = values
+        self._stamps[index] = _as_stamp(timestamp)
+        self._versions[index] = np.uint32(version)
+
+    def _admit(
+        self, keys: Int64Array, values: Float32Array
+    ) -> tuple[Int64Array, Int64Array, Float32Array]:
+        rows = self._index.find(keys)
+        missing = rows < 0
+        if not missing.any():
+            return rows, keys, values
+        if self._filter is not None:
+            keep = ~missing
+            keep[missing] = self._filter.admit(keys[missing])
+            if not keep.all():
+                rows, keys, values = rows[keep], keys[keep], values[keep]
+                missing = rows < 0
+        if missing.any():
+            rows[missing] = self._insert_missing(keys[missing])
+        return rows, keys, values
+
+    def _rows_inserting(self, keys: Int64Array) -> Int64Array:
+        rows = self._index.find(keys)
+        missing = rows < 0
+        if missing.any():
+            rows[missing] = self._insert_missing(keys[missing])
+        return rows
+
+    def _insert_missing(self, keys: Int64Array) -> Int64Array:
+        """Rows for absent ``keys`` (duplicates allowed), inserting each once."""
+        new_keys, inverse = np.unique(keys, return_inverse=True)
+        first = len(self._index)
+        self._reserve(first + new_keys.shape[0])
+        new_rows = self._index.insert_new(new_keys)
+        end = first + new_keys.shape[0]
+        initial = initial_rows(self.config.initializer, new_keys, self.width)
+        if self.config.has_bias:
+            initial[:, 0] = 0.0
+        self._values[first:end] = initial
+        self._state[first:end] = self.optimizer.initial_state(
+            new_keys.shape[0], self.width
+        )
+        return new_rows[inverse.reshape(-1)]
+
+    def _reserve(self, rows: int) -> None:
+        capacity = self._stamps.shape[0]
+        if rows <= capacity:
+            return
+        capacity = max(rows, int(capacity * ROW_GROWTH) + 64)
+        self._values.resize((capacity, self.width), refcheck=False)
+        self._state.resize((capacity, self._state_columns), refcheck=False)
+        self._stamps.resize(capacity, refcheck=False)
+        self._versions.resize(capacity, refcheck=False)
+
+    def touched_since(self, version: int) -> tuple[Int64Array, Float32Array]:
+        """Fids whose last update carried a version above ``version``, with rows."""
+        size = len(self._index)
+        picked = np.flatnonzero(self._versions[:size] > version)
+        if picked.size == 0:
+            return np.zeros(0, np.int64), np.zeros((0, self.width), np.float32)
+        keys = self._index.row_keys()[picked]
+        return keys, self._values[picked]
+
+    def export(self, drop_expired: bool = True) -> TableArrays:
+        """Copies of every row, minus expired ones when ``drop_expired``.
+
+        A row expires when ``max_timestamp - its_timestamp >=
+        expire_days * 86400``, so ``expire_days = 0`` exports nothing.
+        """
+        size = len(self._index)
+        keys = self._index.row_keys()
+        stamps = self._stamps[:size]
+        if drop_expired and size:
+            horizon = self.config.expire_days * SECONDS_PER_DAY
+            age = float(stamps.max()) - stamps.astype(np.float64)
+            keep = np.flatnonzero(age < horizon)
+            if keep.size < size:
+                logger.info(
+                    "expired rows dropped table=%s dropped=%d kept=%d",
+                    self.config.name,
+                    size - keep.size,
+                    keep.size,
+                )
+                return TableArrays(
+                    keys[keep],
+                    self._values[keep],
+                    self._state[keep],
+                    stamps[keep],
+                )
+        return TableArrays(
+            keys, self._values[:size].copy(), self._state[:size].copy(), stamps.copy()
+        )
+
+    def load(self, arrays: TableArrays, version: int = 0) -> None:
+        """Insert or overwrite rows from ``arrays`` (restore), state included."""
+        keys = _as_fids(arrays.keys)
+        count = keys.shape[0]
+        expected = {
+            "values": (count, self.width),
+            "state": (count, self._state_columns),
+            "timestamps": (count,),
+        }
+        for name, shape in expected.items():
+            actual = getattr(arrays, name).shape
+            if actual != shape:
+                raise UsageError(
+                    f"{name} for table {self.config.name!r} must have shape "
+                    f"{shape}, got {actual}"
+                )
+        rows = self._rows_inserting(keys)
+        self._values[rows] = arrays.values
+        self._state[rows] = arrays.state
+        self._stamps[rows] = arrays.timestamps
+        self._versions[rows] = np.uint32(version)
+
+
+def _sum_by_row(
+    rows: Int64Array, grads: Float32Array
+) -> tuple[Int64Array, Float32Array]:
+    """Distinct rows in ascending order with the sum of their gradients."""
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    if ordered.shape[0] > 1:
+        boundary = ordered[1:] != ordered[:-1]
+    else:
+        boundary = np.ones(0, dtype=bool)
+    if boundary.all():
+        return ordered, grads[order]
+    starts = np.concatenate(([0], np.flatnonzero(boundary) + 1))
+    return ordered[starts], np.add.reduceat(grads[order], starts, axis=0)

@@ -1,0 +1,235 @@
+"""The collisionless embedding table: lookups, inserts, filter, expiry (§13.1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monolith.domain.embedding.config import (
+    InitializerConfig,
+    OptimizerConfig,
+    TableConfig,
+)
+from monolith.domain.embedding.hash_index import HashIndex
+from monolith.domain.embedding.table import EmbeddingTable
+from monolith.domain.errors import UsageError
+
+pytestmark = pytest.mark.unit
+
+ZEROS = InitializerConfig("zeros")
+
+
+def sgd_table(dim: int = 1, lr: float = 0.1, **kwargs: object) -> EmbeddingTable:
+    config = TableConfig(
+        "t",
+        dim=dim,
+        initializer=ZEROS,
+        optimizer=OptimizerConfig("sgd", learning_rate=lr),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return EmbeddingTable(config)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1), unique=True, max_size=300),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=100),
+)
+def test_index_finds_every_inserted_key_and_nothing_else(
+    inserted: list[int], probes: list[int]
+) -> None:
+    index = HashIndex()
+    keys = np.array(inserted, dtype=np.int64)
+
+    for start in range(0, len(keys), 37):
+        index.insert_new(keys[start : start + 37])
+
+    rows = index.find(keys)
+    assert np.array_equal(rows, np.arange(len(keys)))
+    expected = {key: row for row, key in enumerate(inserted)}
+    found = index.find(np.array(probes, dtype=np.int64))
+    assert found.tolist() == [expected.get(p, -1) for p in probes]
+    assert np.array_equal(index.row_keys(), keys)
+
+
+def test_index_keeps_rows_when_it_doubles() -> None:
+    index = HashIndex()
+    keys = np.arange(0, 10_000, dtype=np.int64) * 7919 - 5000
+
+    first = index.insert_new(keys[:10])
+    index.insert_new(keys[10:])
+
+    assert np.array_equal(index.find(keys[:10]), first)
+    assert np.array_equal(index.find(keys), np.arange(10_000))
+
+
+def test_lookup_of_missing_fids_reads_zeros_and_inserts_nothing() -> None:
+    table = EmbeddingTable(TableConfig("t", dim=4))
+
+    rows = table.lookup(np.array([5, -7], dtype=np.int64))
+
+    assert np.array_equal(rows, np.zeros((2, 4), np.float32))
+    assert len(table) == 0
+
+
+def test_sgd_with_duplicate_ids_sums_gradients_before_the_update() -> None:
+    # hash_table_ops_test: SGD lr 0.1, loss -emb on ids [0,1,0,1,0].
+    table = sgd_table(dim=10)
+
+    table.apply_gradients(np.array([0, 1, 0, 1, 0]), -np.ones((5, 10)), 1, 0)
+
+    got = table.lookup(np.array([0, 1, 2]))
+    np.testing.assert_allclose(got[0], [0.3] * 10, rtol=1e-6)
+    np.testing.assert_allclose(got[1], [0.2] * 10, rtol=1e-6)
+    assert not got[2].any()
+
+
+def test_occurrence_threshold_admits_a_fid_on_its_fourth_sighting() -> None:
+    # hash_table_ops_test: threshold 3, ids [0, 0, 1] each step.
+    table = sgd_table(occurrence_threshold=3)
+    expected = [[0.0, 0.0], [0.1, 0.0], [0.3, 0.0], [0.5, 0.1]]
+
+    seen = []
+    for step in range(4):
+        table.apply_gradients(np.array([0, 0, 1]), -np.ones((3, 1)), step, 0)
+        seen.append(table.lookup(np.array([0, 1]))[:, 0].tolist())
+
+    np.testing.assert_allclose(seen, expected, atol=1e-6)
+
+
+def test_filter_intercepts_gradients_per_occurrence() -> None:
+    # hash_filter_ops_test: threshold 3 on ids [1, 3 << 17, 1], unit gradients.
+    table = sgd_table(lr=1.0, occurrence_threshold=3)
+    ids = np.array([1, 3 << 17, 1])
+
+    values = []
+    for step in range(4):
+        before = table.lookup(ids)
+        table.apply_gradients(ids, -np.ones((3, 1)), step, 0)
+        values.append((table.lookup(ids) - before)[:, 0].tolist())
+
+    # step 1: nothing; step 2: one occurrence of id 1; step 3: both id-1
+    # rows; step 4: every row (3 << 17 sees its 4th sighting).
+    assert values == [[0, 0, 0], [1, 0, 1], [2, 0, 2], [2, 1, 2]]
+
+
+def test_filter_ignores_fids_already_in_the_table() -> None:
+    table = sgd_table(lr=1.0, occurrence_threshold=2)
+    table.assign(np.array([9]), np.zeros((1, 1)), 0)
+
+    table.apply_gradients(np.array([9]), -np.ones((1, 1)), 1, 0)
+
+    assert table.lookup(np.array([9]))[0, 0] == 1.0
+
+
+def test_counters_saturate_so_a_threshold_of_fifteen_still_admits() -> None:
+    table = sgd_table(lr=1.0, occurrence_threshold=15)
+
+    table.apply_gradients(np.full(15, 4), -np.ones((15, 1)), 1, 0)
+    before = table.lookup(np.array([4]))[0, 0]
+    table.apply_gradients(np.full(2, 4), -np.ones((2, 1)), 2, 0)
+
+    assert before == 0.0
+    assert table.lookup(np.array([4]))[0, 0] == 2.0
+
+
+def test_rows_are_deterministic_per_seed_and_fid() -> None:
+    config = TableConfig("t", dim=8, initializer=InitializerConfig("gaussian", 0.1, 7))
+    first, second = EmbeddingTable(config), EmbeddingTable(config)
+    zero = np.zeros((3, 8), np.float32)
+
+    first.apply_gradients(np.array([1, 2, 3]), zero, 1, 0)
+    second.apply_gradients(np.array([3]), zero[:1], 1, 0)
+    second.apply_gradients(np.array([2, 1]), zero[:2], 1, 0)
+
+    fids = np.array([1, 2, 3])
+    assert np.array_equal(first.lookup(fids), second.lookup(fids))
+    assert np.std(first.lookup(fids)) > 0.0
+
+
+def test_uniform_rows_stay_within_scale_and_bias_starts_at_zero() -> None:
+    config = TableConfig(
+        "t", dim=16, initializer=InitializerConfig("uniform", 0.05, 1), has_bias=True
+    )
+    table = EmbeddingTable(config)
+    fids = np.arange(500)
+
+    table.assign(fids[:0], np.zeros((0, 17)), 0)
+    table.apply_gradients(fids, np.zeros((500, 17), np.float32), 1, 0)
+
+    rows = table.lookup(fids)
+    assert rows.shape == (500, 17)
+    assert not rows[:, 0].any()
+    assert np.abs(rows[:, 1:]).max() <= 0.05
+    assert rows[:, 1:].min() < -0.04 and rows[:, 1:].max() > 0.04
+
+
+def test_gradients_with_the_wrong_width_are_refused() -> None:
+    table = sgd_table(dim=2)
+
+    with pytest.raises(UsageError, match=r"shape \(1, 2\)"):
+        table.apply_gradients(np.array([1]), np.zeros((1, 3)), 1, 0)
+
+
+def test_export_drops_entries_idle_for_expire_days() -> None:
+    table = sgd_table(expire_days=1.0)
+    table.apply_gradients(np.array([1]), -np.ones((1, 1)), 1, 100.0)
+    table.apply_gradients(np.array([2]), -np.ones((1, 1)), 2, 100.0 + 86400)
+    table.apply_gradients(np.array([3]), -np.ones((1, 1)), 3, 100.0 + 86399)
+
+    exported = table.export()
+
+    assert sorted(exported.keys.tolist()) == [2, 3]
+
+
+def test_expire_days_zero_exports_nothing_and_large_expiry_keeps_all() -> None:
+    never = sgd_table(expire_days=0.0)
+    kept = sgd_table(expire_days=3600.0)
+    for table in (never, kept):
+        table.apply_gradients(np.array([0, 1]), -np.ones((2, 1)), 1, 100.0)
+
+    assert never.export().keys.size == 0
+    assert sorted(kept.export().keys.tolist()) == [0, 1]
+
+
+def test_load_restores_rows_state_and_timestamps() -> None:
+    config = TableConfig("t", dim=3)
+    source = EmbeddingTable(config)
+    source.apply_gradients(np.array([5, 6]), np.ones((2, 3), np.float32), 1, 50.0)
+    arrays = source.export()
+
+    target = EmbeddingTable(config)
+    target.load(arrays)
+
+    assert np.array_equal(target.lookup(np.array([5, 6])), source.lookup([5, 6]))
+    again = target.export()
+    assert np.array_equal(again.state, arrays.state)
+    assert again.timestamps.tolist() == [50, 50]
+
+
+def test_touched_since_returns_rows_updated_after_a_version() -> None:
+    table = sgd_table()
+    table.apply_gradients(np.array([1, 2]), -np.ones((2, 1)), 1, 0, version=1)
+    table.apply_gradients(np.array([2, 3]), -np.ones((2, 1)), 2, 0, version=2)
+
+    fids, rows = table.touched_since(1)
+
+    order = np.argsort(fids)
+    assert fids[order].tolist() == [2, 3]
+    np.testing.assert_allclose(rows[order, 0], [0.2, 0.1], rtol=1e-6)
+
+
+def test_distributed_hash_table_scenario_with_sgd_lr_one() -> None:
+    # distributed_ps_test: dim 1, SGD lr 1, loss 2*v on ids [0, 1] -> -2 each;
+    # then ids [0, 3, 0, 1] -> duplicates summed.
+    table = sgd_table(lr=1.0)
+
+    table.apply_gradients(np.array([0, 1]), np.full((2, 1), 2.0), 1, 0)
+    first = table.lookup(np.array([0, 1]))[:, 0].tolist()
+    fresh = sgd_table(lr=1.0)
+    fresh.apply_gradients(np.array([0, 3, 0, 1]), np.full((4, 1), 2.0), 1, 0)
+
+    assert first == [-2.0, -2.0]
+    assert fresh.lookup(np.array([0, 3, 0, 1]))[:, 0].tolist() == [-4, -2, -4, -2]

@@ -11,5 +11,7 @@ import click
 
 def all_commands() -> list[click.Command]:
     """Return the top-level commands; heavy adapters load only when one runs."""
-    commands: list[click.Command] = []
+    from monolith.app.cli.config_cmd import config_group
+
+    commands: list[click.Command] = [config_group]
     return commands

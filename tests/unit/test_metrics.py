@@ -52,9 +52,7 @@ def test_auc_rejects_mismatched_lengths():
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=60
-    )
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=60)
 )
 def test_auc_matches_the_pairwise_definition_with_ties(pairs):
     labels = np.array([p[0] for p in pairs], dtype=np.float64)

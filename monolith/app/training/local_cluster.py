@@ -143,6 +143,13 @@ class LocalCluster:
         return self._backends[0]
 
     @property
+    def chief_step(self) -> WorkerStep:
+        """The chief's step runner (for evaluation and prediction)."""
+        if not self._workers:
+            raise UsageError("the cluster's workers are not started: call start()")
+        return self._workers[0]
+
+    @property
     def global_step(self) -> int:
         with self._lock:
             return self._global_step

@@ -78,16 +78,17 @@ def prepare_batch(
     Raises:
         UsageError: a slot of the model is missing from the batch.
     """
+    missing = [slot.name for slot in spec.slots if slot.name not in batch.sparse]
+    if missing:
+        known = ", ".join(sorted(batch.sparse)) or "none"
+        raise UsageError(
+            f"model slot {missing[0]!r} is not in the batch; the batch has "
+            f"slots: {known}. Check the feature spec of the data."
+        )
     slots: dict[str, SlotInput] = {}
     unique_fids: dict[str, Int64Array] = {}
     for slot in spec.slots:
-        ragged = batch.sparse.get(slot.name)
-        if ragged is None:
-            known = ", ".join(sorted(batch.sparse)) or "none"
-            raise UsageError(
-                f"model slot {slot.name!r} is not in the batch; the batch has "
-                f"slots: {known}. Check the feature spec of the data."
-            )
+        ragged = batch.sparse[slot.name]
         fids = ragged.values
         if fid_transform is not None:
             fids = fid_transform(slot.table, fids)

@@ -1,0 +1,371 @@
+"""The TensorFlow compute backend (``--backend tf``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import tensorflow as tf
+
+from monolith.adapters.compute.tf_optimizer import TfDenseOptimizer
+from monolith.adapters.compute.tf_tower import pad_slot, pool_slot, tower_logits
+from monolith.domain import dense_optimizer as rules
+from monolith.domain.errors import ComputeError
+from monolith.domain.model_spec import ModelSpec
+from monolith.domain.sequence_layout import layout_sequence
+from monolith.domain.tower_init import init_tower_parameters
+from monolith.domain.tower_plan import (
+    MASK_SUFFIX,
+    SlotPlan,
+    TowerPlan,
+    plan_slots,
+    plan_tower,
+)
+from monolith.ports.compute import StepResult, TowerInputs
+
+logger = logging.getLogger(__name__)
+
+Float32Array = npt.NDArray[np.float32]
+ModelFactory = Callable[[ModelSpec], Any]
+"""Builds a custom tower ``model(features, dense) -> logits``; see docs/compute.md."""
+
+
+class TfCompute:
+    """Dense tower on TensorFlow 2 (CPU): ``tf.function`` plus ``GradientTape``.
+
+    Each slot's unique rows enter as a tensor the tape watches; pooled slots
+    use ``tf.gather`` + ``tf.math.unsorted_segment_sum`` over the segment ids
+    of ``row_splits`` and sequence slots ``tf.scatter_nd`` into a padded grid.
+    The gradient of a slot is the dense ``[U, w]`` sum per unique row. Traces
+    use fixed input signatures with ``None`` batch and ragged dimensions, so
+    varying batch and fid counts never retrace. Tables are never held here
+    (no Keras ``Embedding``): the tower only sees gathered rows.
+
+    Built-in towers are functional code over ``tf.Variable``s named and
+    initialised exactly like the torch backend's
+    (:mod:`monolith.domain.tower_init`).
+
+    Args:
+        model_factory: Optional ``(spec) -> model`` replacing the built-in
+            tower, typically a ``tf.keras.Model`` subclass; it is called as
+            ``model(features, dense)`` with ``features`` mapping each slot to
+            ``[B, w]`` (sequence slots ``[B, L, w]`` plus ``"<slot>/mask"``) and
+            returns logits ``[B]`` or ``[B, 1]``. The model is built by one
+            eager call on a one-example batch, after
+            ``tf.keras.utils.set_random_seed(spec.seed)`` (which also seeds the
+            global Python, numpy and TF generators). Its trainable variables,
+            named by ``variable.path`` (or ``name``), are the parameters.
+        num_threads: When given, TF intra- and inter-op thread counts; this
+            only works before TF runs its first op (otherwise a warning).
+
+    Warning:
+        One thread at a time per instance. Custom models' non-trainable
+        variables (e.g. batch-norm statistics) are not part of the state.
+    """
+
+    name = "tf"
+
+    def __init__(
+        self, model_factory: ModelFactory | None = None, num_threads: int | None = None
+    ) -> None:
+        self._factory = model_factory
+        self._num_threads = num_threads
+        self._spec: ModelSpec | None = None
+        self._plan: TowerPlan | None = None
+        self._slots: tuple[SlotPlan, ...] = ()
+        self._model: Any = None
+        self._names: list[str] = []
+        self._variables: list[tf.Variable] = []
+        self._optimizer: TfDenseOptimizer | None = None
+        self._train_fn: Any = None
+        self._predict_fn: Any = None
+        self._apply_fn: Any = None
+
+    def build(self, spec: ModelSpec) -> None:
+        if self._num_threads is not None:
+            _set_threads(self._num_threads)
+        self._slots = plan_slots(spec)
+        self._spec = spec
+        if self._factory is None:
+            self._plan = plan_tower(spec)
+            initial = init_tower_parameters(self._plan, spec.seed)
+            self._names = list(initial)
+            self._variables = [
+                tf.Variable(value, name=name.replace(".", "_"))
+                for name, value in initial.items()
+            ]
+            self._model = None
+        else:
+            self._plan = None
+            self._model = self._build_custom(spec)
+            variables = list(self._model.trainable_variables)
+            self._names = [str(getattr(v, "path", v.name)) for v in variables]
+            self._variables = variables
+            if len(set(self._names)) != len(self._names):
+                raise ComputeError(
+                    f"custom model variable names are not unique: {self._names!r}"
+                )
+        rules.check_parameter_names(self._names)
+        self._optimizer = TfDenseOptimizer(spec.dense_optimizer, self._params())
+        self._trace(spec)
+        logger.info(
+            "tf tower built model=%s kind=%s parameters=%d",
+            spec.name,
+            "custom" if self._factory else spec.tower.kind,
+            sum(int(np.prod(v.shape)) for v in self._variables),
+        )
+
+    def predict(self, inputs: TowerInputs) -> Float32Array:
+        self._built()
+        scores = self._predict_fn(self._flatten(inputs))
+        return np.asarray(scores.numpy(), dtype=np.float32)
+
+    def compute_gradients(
+        self, inputs: TowerInputs, labels: Float32Array
+    ) -> StepResult:
+        self._built()
+        target = np.asarray(labels, dtype=np.float32).reshape(-1)
+        if target.shape[0] != inputs.batch_size:
+            raise ComputeError(
+                f"labels have {target.shape[0]} entries, the batch has "
+                f"{inputs.batch_size}"
+            )
+        loss, scores, dense_grads, slot_grads = self._train_fn(
+            self._flatten(inputs), target
+        )
+        return StepResult(
+            loss=float(loss.numpy()),
+            predictions=np.asarray(scores.numpy(), dtype=np.float32),
+            dense_grads={
+                n: g.numpy() for n, g in zip(self._names, dense_grads, strict=True)
+            },
+            slot_grads={
+                s.name: g.numpy() for s, g in zip(self._slots, slot_grads, strict=True)
+            },
+        )
+
+    def apply_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
+        self._built()
+        missing = [n for n in self._names if n not in grads]
+        if missing:
+            raise ComputeError(f"dense gradients lack parameters {missing!r}")
+        self._apply_fn([np.asarray(grads[n], dtype=np.float32) for n in self._names])
+
+    def parameters(self) -> dict[str, Float32Array]:
+        self._built()
+        return {
+            n: np.array(v.numpy(), dtype=np.float32)
+            for n, v in zip(self._names, self._variables, strict=True)
+        }
+
+    def load_parameters(self, params: Mapping[str, Float32Array]) -> None:
+        self._built()
+        missing = sorted(set(self._names) - set(params))
+        extra = sorted(set(params) - set(self._names))
+        if missing or extra:
+            raise ComputeError(
+                f"parameters do not fit the model: missing {missing!r}, "
+                f"unexpected {extra!r}"
+            )
+        values = []
+        for name, variable in zip(self._names, self._variables, strict=True):
+            value = np.asarray(params[name], dtype=np.float32)
+            if value.shape != tuple(variable.shape):
+                raise ComputeError(
+                    f"parameter {name!r} has shape {value.shape}, the model "
+                    f"expects {tuple(variable.shape)}"
+                )
+            values.append(value)
+        for variable, value in zip(self._variables, values, strict=True):
+            variable.assign(value)
+
+    def state(self) -> dict[str, Float32Array]:
+        state = self.parameters()
+        state.update(self._built_optimizer().state())
+        return state
+
+    def load_state(self, state: Mapping[str, Float32Array]) -> None:
+        optimizer = self._built_optimizer()
+        self.load_parameters(
+            {k: v for k, v in state.items() if not k.startswith(rules.STATE_PREFIX)}
+        )
+        optimizer.load_state(state)
+
+    def _params(self) -> dict[str, tf.Variable]:
+        return dict(zip(self._names, self._variables, strict=True))
+
+    def _built(self) -> ModelSpec:
+        if self._spec is None or self._train_fn is None:
+            raise ComputeError("the tf backend is not built; call build(spec) first")
+        return self._spec
+
+    def _built_optimizer(self) -> TfDenseOptimizer:
+        self._built()
+        assert self._optimizer is not None
+        return self._optimizer
+
+    def _build_custom(self, spec: ModelSpec) -> Any:
+        assert self._factory is not None
+        tf.keras.utils.set_random_seed(spec.seed)
+        model = self._factory(spec)
+        features: dict[str, tf.Tensor] = {}
+        for slot in self._slots:
+            if slot.pooling == "sequence":
+                features[slot.name] = tf.zeros([1, slot.max_len, slot.width])
+                features[slot.name + MASK_SUFFIX] = tf.zeros([1, slot.max_len])
+            else:
+                features[slot.name] = tf.zeros([1, slot.width])
+        model(features, tf.zeros([1, spec.dense_features]))
+        if not hasattr(model, "trainable_variables"):
+            raise ComputeError(
+                f"model_factory returned {type(model).__name__}, expected a "
+                "tf.keras.Model or tf.Module"
+            )
+        return model
+
+    def _flatten(self, inputs: TowerInputs) -> list[npt.NDArray[Any]]:
+        flat: list[npt.NDArray[Any]] = []
+        for slot in self._slots:
+            slot_input = inputs.slots.get(slot.name)
+            if slot_input is None:
+                raise ComputeError(
+                    f"inputs lack slot {slot.name!r}; the model reads slots "
+                    f"{', '.join(s.name for s in self._slots)}"
+                )
+            rows = np.asarray(slot_input.rows, dtype=np.float32)
+            if rows.ndim != 2 or rows.shape[1] != slot.width:
+                raise ComputeError(
+                    f"slot {slot.name!r} rows have shape {rows.shape}, "
+                    f"expected [U, {slot.width}]"
+                )
+            flat.append(rows)
+            flat.append(np.asarray(slot_input.index, dtype=np.int64))
+            if slot.pooling == "sequence":
+                layout = layout_sequence(slot_input.row_splits, slot.max_len)
+                flat.extend([layout.source, layout.target, layout.mask])
+            else:
+                flat.append(np.asarray(slot_input.row_splits, dtype=np.int64))
+        flat.append(np.asarray(inputs.dense, dtype=np.float32))
+        return flat
+
+    def _signature(self, spec: ModelSpec) -> list[tf.TensorSpec]:
+        specs: list[tf.TensorSpec] = []
+        for slot in self._slots:
+            specs.append(tf.TensorSpec([None, slot.width], tf.float32))
+            specs.append(tf.TensorSpec([None], tf.int64))
+            if slot.pooling == "sequence":
+                specs.append(tf.TensorSpec([None], tf.int64))
+                specs.append(tf.TensorSpec([None], tf.int64))
+                specs.append(tf.TensorSpec([None, slot.max_len], tf.float32))
+            else:
+                specs.append(tf.TensorSpec([None], tf.int64))
+        specs.append(tf.TensorSpec([None, spec.dense_features], tf.float32))
+        return specs
+
+    def _unflatten(
+        self, flat: Sequence[tf.Tensor]
+    ) -> tuple[list[tf.Tensor], dict[str, tf.Tensor], tf.Tensor]:
+        rows: list[tf.Tensor] = []
+        features: dict[str, tf.Tensor] = {}
+        pos = 0
+        for slot in self._slots:
+            table_rows, index = flat[pos], flat[pos + 1]
+            rows.append(table_rows)
+            if slot.pooling == "sequence":
+                source, target, mask = flat[pos + 2 : pos + 5]
+                features[slot.name] = pad_slot(table_rows, index, source, target, mask)
+                features[slot.name + MASK_SUFFIX] = mask
+                pos += 5
+            else:
+                features[slot.name] = pool_slot(
+                    slot.pooling, table_rows, index, flat[pos + 2]
+                )
+                pos += 3
+        return rows, features, flat[pos]
+
+    def _logits(self, features: Mapping[str, tf.Tensor], dense: tf.Tensor) -> tf.Tensor:
+        if self._model is not None:
+            return tf.reshape(self._model(features, dense), [-1])
+        assert self._plan is not None
+        return tower_logits(self._plan, self._params(), features, dense)
+
+    def _trace(self, spec: ModelSpec) -> None:
+        signature = self._signature(spec)
+        bce = spec.loss == "bce"
+        optimizer = self._built_optimizer_unchecked()
+
+        def scores_of(logits: tf.Tensor) -> tf.Tensor:
+            return tf.sigmoid(logits) if bce else logits
+
+        def predict(flat: Sequence[tf.Tensor]) -> tf.Tensor:
+            _, features, dense = self._unflatten(list(flat))
+            return scores_of(self._logits(features, dense))
+
+        def train(flat: Sequence[tf.Tensor], labels: tf.Tensor) -> Any:
+            flat = list(flat)
+            with tf.GradientTape() as tape:
+                rows = [flat[i] for i in self._row_positions()]
+                tape.watch(rows)
+                _, features, dense = self._unflatten(flat)
+                logits = self._logits(features, dense)
+                if bce:
+                    per_example = tf.nn.sigmoid_cross_entropy_with_logits(
+                        labels, logits
+                    )
+                else:
+                    per_example = tf.square(logits - labels)
+                loss = tf.reduce_mean(per_example)
+            grads = tape.gradient(
+                loss,
+                [*self._variables, *rows],
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
+            n = len(self._variables)
+            dense_grads = [tf.convert_to_tensor(g) for g in grads[:n]]
+            slot_grads = [
+                _dense_rows(g, r) for g, r in zip(grads[n:], rows, strict=True)
+            ]
+            return loss, scores_of(logits), dense_grads, slot_grads
+
+        def apply(grads: Sequence[tf.Tensor]) -> None:
+            optimizer.apply(list(grads))
+
+        grad_signature = [tf.TensorSpec(v.shape, tf.float32) for v in self._variables]
+        self._predict_fn = tf.function(predict, input_signature=[signature])
+        self._train_fn = tf.function(
+            train, input_signature=[signature, tf.TensorSpec([None], tf.float32)]
+        )
+        self._apply_fn = tf.function(apply, input_signature=[grad_signature])
+
+    def _built_optimizer_unchecked(self) -> TfDenseOptimizer:
+        if self._optimizer is None:
+            raise ComputeError("the tf backend has no optimizer; call build(spec)")
+        return self._optimizer
+
+    def _row_positions(self) -> list[int]:
+        positions = []
+        pos = 0
+        for slot in self._slots:
+            positions.append(pos)
+            pos += 5 if slot.pooling == "sequence" else 3
+        return positions
+
+
+def _dense_rows(grad: Any, rows: tf.Tensor) -> tf.Tensor:
+    """Sum an ``IndexedSlices`` gradient per row into a dense ``[U, w]`` tensor."""
+    if isinstance(grad, tf.IndexedSlices):
+        return tf.math.unsorted_segment_sum(
+            grad.values, grad.indices, tf.shape(rows, out_type=grad.indices.dtype)[0]
+        )
+    return tf.convert_to_tensor(grad)
+
+
+def _set_threads(count: int) -> None:
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(count)
+        tf.config.threading.set_inter_op_parallelism_threads(count)
+    except RuntimeError as exc:
+        logger.warning("tf threads not set count=%d reason=%s", count, exc)

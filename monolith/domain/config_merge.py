@@ -7,7 +7,9 @@ in precedence order into a :class:`~monolith.domain.config.RunConfig` that
 records, per field, the layer its value came from. Nothing here reads files
 or ``os.environ``; :mod:`monolith.app.config_loader` does.
 
-Unknown keys are errors in the file, CLI and code layers. In the environment
+Unknown keys are errors in the file, CLI and code layers, except the file's
+tables named in :data:`OTHER_TABLES`, which other commands read (``[serve]``
+belongs to ``monolith serve``). In the environment
 only ``MONOLITH_<FIELD>`` names are config: other ``MONOLITH_*`` variables
 (``MONOLITH_WITH_BYTEPS``, test switches) belong to other parts of monolith
 and are ignored.
@@ -30,6 +32,9 @@ from monolith.domain.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 CLI_SET_SOURCE = Source(Layer.CLI, "cli --set")
+
+OTHER_TABLES: frozenset[str] = frozenset({"serve"})
+"""Top-level TOML tables that are not RunConfig fields; the run merge skips them."""
 
 
 @attrs.frozen
@@ -68,7 +73,8 @@ def file_layer(document: Mapping[str, object], path: str) -> ConfigLayer:
     """The layer of a parsed TOML document: top-level keys are field names.
 
     Args:
-        document: What ``tomllib.load`` returned.
+        document: What ``tomllib.load`` returned. Tables named in
+            :data:`OTHER_TABLES` are skipped.
         path: The file's path, for provenance and errors.
 
     Raises:
@@ -78,6 +84,8 @@ def file_layer(document: Mapping[str, object], path: str) -> ConfigLayer:
     source = Source(Layer.FILE, f"file {path}")
     values = {}
     for key, raw in document.items():
+        if key in OTHER_TABLES and isinstance(raw, Mapping):
+            continue
         spec = _spec_for(key, source)
         values[key] = spec.type.coerce(key, raw, source)
     return ConfigLayer(Layer.FILE, values, dict.fromkeys(values, source))
@@ -136,8 +144,9 @@ def flag_layer(flags: Mapping[str, object]) -> ConfigLayer:
     """The layer of a command's own typed options, e.g. ``--model-dir``.
 
     Args:
-        flags: Field name to the option's value; ``None`` means the user did
-            not give the option and is skipped.
+        flags: Field name to the option's value. ``None``, and the empty
+            tuple a ``multiple=True`` option gives, mean the user did not give
+            the option; they are skipped.
 
     Raises:
         ConfigError: An unknown key or a value of the wrong type.
@@ -145,7 +154,7 @@ def flag_layer(flags: Mapping[str, object]) -> ConfigLayer:
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     for key, raw in flags.items():
-        if raw is None:
+        if raw is None or raw == ():
             continue
         source = Source(Layer.CLI, "cli --" + key.replace("_", "-"))
         spec = _spec_for(key, source)

@@ -107,9 +107,20 @@ def test_unknown_file_key_names_the_file() -> None:
         file_layer({"bogus": 1}, "/x/run.toml")
 
 
-def test_a_toml_table_is_not_a_field() -> None:
+def test_an_unknown_toml_table_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="unknown config key 'train'"):
+        file_layer({"train": {"steps": 1}}, "run.toml")
+
+
+def test_tables_of_other_commands_are_skipped() -> None:
+    layer = file_layer({"serve": {"port": 1}, "num_ps": 2}, "run.toml")
+
+    assert layer.values == {"num_ps": 2}
+
+
+def test_a_reserved_name_that_is_not_a_table_is_still_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown config key 'serve'"):
-        file_layer({"serve": {"port": 1}}, "run.toml")
+        file_layer({"serve": 1}, "run.toml")
 
 
 def test_wrong_file_type_names_key_layer_and_type() -> None:
@@ -166,6 +177,10 @@ def test_a_typed_flag_layer_skips_options_not_given() -> None:
 
     assert layer.values == {"model_dir": "/m"}
     assert str(layer.sources["model_dir"]) == "cli --model-dir"
+
+
+def test_an_empty_tuple_from_a_multiple_option_means_not_given() -> None:
+    assert flag_layer({"serving_addrs": ()}).values == {}
 
 
 def test_flags_apply_after_sets() -> None:

@@ -58,8 +58,33 @@ class HashIndex:
         self._slots = _empty_slots(self._bits)
         self._size = 0
 
+    @classmethod
+    def adopt(cls, slots: Int64Array, size: int) -> HashIndex:
+        """An index over a slot array taken from :attr:`slots` (restore).
+
+        Raises:
+            ValueError: When ``slots`` is not ``[2**bits, 2]`` or holds a
+                different number of rows than ``size``.
+        """
+        count = slots.shape[0]
+        if slots.ndim != 2 or slots.shape[1] != 2 or count & (count - 1) or count < 2:
+            raise ValueError(f"slots must have shape [2**bits, 2], got {slots.shape}")
+        occupied = int(np.count_nonzero(slots[:, 1] >= 0))
+        if occupied != size:
+            raise ValueError(f"slots hold {occupied} rows, expected {size}")
+        index = cls()
+        index._bits = count.bit_length() - 1
+        index._slots = np.ascontiguousarray(slots, dtype=np.int64)
+        index._size = size
+        return index
+
     def __len__(self) -> int:
         return self._size
+
+    @property
+    def slots(self) -> Int64Array:
+        """The ``[2**bits, 2]`` slot array (a view; for snapshots)."""
+        return self._slots
 
     @property
     def nbytes(self) -> int:

@@ -264,10 +264,55 @@ class EmbeddingTable:
             keys, self._values[:size].copy(), self._state[:size].copy(), stamps.copy()
         )
 
-    def load(self, arrays: TableArrays, version: int = 0) -> None:
-        """Insert or overwrite rows from ``arrays`` (restore), state included."""
-        keys = _as_fids(arrays.keys)
-        count = keys.shape[0]
+    def snapshot_arrays(self) -> tuple[TableArrays, Int64Array | None]:
+        """What a snapshot writes: the exported rows and, when no row expired,
+        the index slots (so a restore onto the same sharding skips rehashing).
+
+        Without expired rows the arrays are views of the table: write them
+        before the next update.
+        """
+        size = len(self._index)
+        exported = self.export(drop_expired=True)
+        if exported.keys.shape[0] < size:
+            return exported, None
+        views = TableArrays(
+            exported.keys,
+            self._values[:size],
+            self._state[:size],
+            self._stamps[:size],
+        )
+        return views, self._index.slots
+
+    def adopt(self, arrays: TableArrays, slots: Int64Array) -> None:
+        """Take over ``arrays`` and ``slots`` as this empty table's rows.
+
+        The occurrence filter is left as it is.
+
+        The arrays must own their memory (they grow in place later) and be
+        row-aligned with ``slots`` as written by :meth:`snapshot_arrays`.
+
+        Raises:
+            UsageError: When the table is not empty or shapes disagree.
+        """
+        if len(self._index):
+            raise UsageError(f"table {self.config.name!r} must be empty to adopt rows")
+        count = arrays.keys.shape[0]
+        self._check_shapes(arrays, count)
+        try:
+            index = HashIndex.adopt(slots, count)
+        except ValueError as exc:
+            raise UsageError(
+                f"index of table {self.config.name!r} is invalid: {exc}"
+            ) from exc
+        self._index = index
+        self._values = arrays.values
+        self._state = arrays.state
+        self._stamps = arrays.timestamps
+        self._versions = np.zeros(count, dtype=np.uint32)
+        if count == 0:
+            self._reserve(64)
+
+    def _check_shapes(self, arrays: TableArrays, count: int) -> None:
         expected = {
             "values": (count, self.width),
             "state": (count, self._state_columns),
@@ -280,6 +325,11 @@ class EmbeddingTable:
                     f"{name} for table {self.config.name!r} must have shape "
                     f"{shape}, got {actual}"
                 )
+
+    def load(self, arrays: TableArrays, version: int = 0) -> None:
+        """Insert or overwrite rows from ``arrays`` (restore), state included."""
+        keys = _as_fids(arrays.keys)
+        self._check_shapes(arrays, keys.shape[0])
         rows = self._rows_inserting(keys)
         self._values[rows] = arrays.values
         self._state[rows] = arrays.state

@@ -1,0 +1,136 @@
+"""``.npy`` files through the storage port, with a CRC-32C of the array bytes.
+
+Writing streams the header and then the array's own memory (no copy for a
+contiguous array); reading parses the header and ``readinto``s a fresh array,
+so both cost what ``np.save`` / ``np.load`` cost plus a CRC-32C pass
+(about 14 GB/s). Object arrays are refused both ways (never pickle).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import BinaryIO, cast
+
+import attrs
+import crc32c
+import numpy as np
+import numpy.typing as npt
+from numpy.lib import format as npy_format
+
+from monolith.domain.errors import ParameterStoreError
+from monolith.ports.storage import FileSystem
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 64 << 20
+
+
+@attrs.frozen
+class NpyRecord:
+    """What a checksum file records about one ``.npy`` file."""
+
+    crc32c: int
+    nbytes: int
+    dtype: str
+    shape: tuple[int, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "crc32c": self.crc32c,
+            "nbytes": self.nbytes,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> NpyRecord:
+        shape = data["shape"]
+        if not isinstance(shape, list):
+            raise ParameterStoreError(f"checksum entry has no shape list: {data!r}")
+        return cls(
+            int(str(data["crc32c"])),
+            int(str(data["nbytes"])),
+            str(data["dtype"]),
+            tuple(int(x) for x in shape),
+        )
+
+
+def _payload(array: npt.NDArray[np.generic]) -> memoryview:
+    if array.nbytes == 0:
+        return memoryview(b"")
+    return np.ascontiguousarray(array).data.cast("B")
+
+
+def write_npy(fs: FileSystem, path: str, array: npt.NDArray[np.generic]) -> NpyRecord:
+    """Write ``array`` atomically to ``path`` as ``.npy``; return its record."""
+    if array.dtype.hasobject:
+        raise ParameterStoreError(f"refusing to write object array to {path!r}")
+    header = {
+        "descr": npy_format.dtype_to_descr(array.dtype),
+        "fortran_order": False,
+        "shape": tuple(array.shape),
+    }
+    payload = _payload(array)
+    checksum = 0
+    with fs.atomic_write(path) as handle:
+        npy_format.write_array_header_1_0(handle, header)
+        for start in range(0, len(payload), _CHUNK):
+            chunk = payload[start : start + _CHUNK]
+            checksum = crc32c.crc32c(chunk, checksum)
+            handle.write(chunk)
+    return NpyRecord(checksum, len(payload), array.dtype.str, tuple(array.shape))
+
+
+def _read_header(handle: BinaryIO, path: str) -> tuple[tuple[int, ...], np.dtype]:
+    try:
+        version = npy_format.read_magic(handle)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(handle)
+        else:
+            shape, fortran, dtype = npy_format.read_array_header_2_0(handle)
+    except ValueError as exc:
+        raise ParameterStoreError(f"{path!r} is not a valid .npy file: {exc}") from exc
+    if fortran or dtype.hasobject:
+        raise ParameterStoreError(
+            f"{path!r} holds a Fortran-ordered or object array; snapshots hold "
+            "C-ordered numeric arrays only"
+        )
+    return tuple(shape), dtype
+
+
+def read_npy(fs: FileSystem, path: str, record: NpyRecord) -> npt.NDArray[np.generic]:
+    """Read ``path`` into a new array and check it against ``record``.
+
+    Raises:
+        ParameterStoreError: When the file is truncated, its header disagrees
+            with the record or the CRC-32C does not match.
+    """
+    with fs.open(path, "rb") as handle:
+        shape, dtype = _read_header(handle, path)
+        if shape != record.shape or dtype.str != record.dtype:
+            raise ParameterStoreError(
+                f"{path!r} holds {dtype.str}{list(shape)}, but its checksum file "
+                f"says {record.dtype}{list(record.shape)}"
+            )
+        array = np.empty(shape, dtype=dtype)
+        view = _payload(array)
+        filled = 0
+        while filled < len(view):
+            got = cast(io.BufferedIOBase, handle).readinto(
+                view[filled : filled + _CHUNK]
+            )
+            if not got:
+                raise ParameterStoreError(
+                    f"{path!r} is truncated: {filled} of {len(view)} data bytes"
+                )
+            filled += got
+    checksum = 0
+    for start in range(0, len(view), _CHUNK):
+        checksum = crc32c.crc32c(view[start : start + _CHUNK], checksum)
+    if checksum != record.crc32c:
+        raise ParameterStoreError(
+            f"{path!r} fails its CRC-32C check: got {checksum:#010x}, "
+            f"expected {record.crc32c:#010x}"
+        )
+    return array

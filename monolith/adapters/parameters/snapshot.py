@@ -1,0 +1,263 @@
+"""Snapshot files of embedding-table shards and dense parameters.
+
+Layout below a snapshot directory::
+
+    tables/<table>/part-00000-of-00002/keys.npy        int64 [rows]
+                                       values.npy      float32 [rows, width]
+                                       state.npy       float32 [rows, state]
+                                       timestamps.npy  uint32 [rows]
+                                       index.npy       int64 [slots, 2] (optional)
+                                       filter.npy      uint8 (optional)
+                                       CHECKSUMS.json  written last
+    dense/part-00000-of-00001/array-00000.npy ...      CHECKSUMS.json
+
+``CHECKSUMS.json`` records the table's shape and, for every array, its dtype,
+shape, size and CRC-32C; a part without it does not exist. ``index.npy`` is the
+shard's hash index, written when no row expired, so a restore onto the same
+sharding adopts it instead of rehashing. Arrays are plain ``.npy`` files,
+loadable with ``np.load(..., allow_pickle=False)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from monolith.adapters.parameters.npy_files import NpyRecord, read_npy, write_npy
+from monolith.domain.embedding.config import TableConfig
+from monolith.domain.embedding.table import EmbeddingTable, TableArrays
+from monolith.domain.errors import NotFoundError, ParameterStoreError
+from monolith.ports.storage import FileSystem
+
+logger = logging.getLogger(__name__)
+
+CHECKSUMS = "CHECKSUMS.json"
+FORMAT_VERSION = 1
+_PART = re.compile(r"part-(\d{5})-of-(\d{5})")
+
+
+def part_name(part: int, parts: int) -> str:
+    """The directory name of ``part`` of ``parts``."""
+    return f"part-{part:05d}-of-{parts:05d}"
+
+
+def _join(*pieces: str) -> str:
+    return "/".join(p.rstrip("/") for p in pieces)
+
+
+@attrs.frozen(eq=False)
+class SavedPart:
+    """One saved shard of one table, read back and verified."""
+
+    part: int
+    parts: int
+    arrays: TableArrays
+    index: npt.NDArray[np.int64] | None
+    filter: npt.NDArray[np.uint8] | None
+
+
+def _write_checksums(
+    fs: FileSystem, base: str, meta: dict[str, object], records: Mapping[str, NpyRecord]
+) -> str:
+    path = _join(base, CHECKSUMS)
+    body = dict(meta, format=FORMAT_VERSION)
+    body["files"] = {name: record.to_json() for name, record in records.items()}
+    with fs.atomic_write(path) as handle:
+        handle.write(json.dumps(body, indent=1, sort_keys=True).encode())
+    return path
+
+
+def _read_checksums(fs: FileSystem, base: str) -> dict[str, object]:
+    path = _join(base, CHECKSUMS)
+    try:
+        with fs.open(path, "rb") as handle:
+            meta = json.loads(handle.read())
+    except NotFoundError as exc:
+        raise ParameterStoreError(
+            f"snapshot part {base!r} has no {CHECKSUMS}: it is incomplete"
+        ) from exc
+    except ValueError as exc:
+        raise ParameterStoreError(f"{path!r} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise ParameterStoreError(
+            f"{path!r} has snapshot format {meta.get('format')!r}, "
+            f"expected {FORMAT_VERSION}"
+        )
+    return meta
+
+
+def save_table_part(
+    fs: FileSystem, directory: str, table: EmbeddingTable, part: int, parts: int
+) -> list[str]:
+    """Write ``table`` as ``part`` of ``parts``; return the files written.
+
+    Expired rows are left out. The caller keeps the table unchanged meanwhile
+    (the arrays written are views of it).
+    """
+    started = time.perf_counter()
+    base = _join(directory, "tables", table.config.name, part_name(part, parts))
+    arrays, index = table.snapshot_arrays()
+    files: dict[str, npt.NDArray[np.generic]] = {
+        "keys": arrays.keys,
+        "values": arrays.values,
+        "state": arrays.state,
+        "timestamps": arrays.timestamps,
+    }
+    if index is not None:
+        files["index"] = index
+    if table.occurrence_filter is not None:
+        files["filter"] = table.occurrence_filter.packed
+    records = {
+        name: write_npy(fs, _join(base, f"{name}.npy"), array)
+        for name, array in files.items()
+    }
+    meta: dict[str, object] = {
+        "table": table.config.name,
+        "dim": table.config.dim,
+        "width": table.width,
+        "optimizer": table.config.optimizer.kind,
+        "rows": int(arrays.keys.shape[0]),
+        "part": part,
+        "parts": parts,
+    }
+    written = [_join(base, f"{name}.npy") for name in files]
+    written.append(_write_checksums(fs, base, meta, records))
+    seconds = time.perf_counter() - started
+    nbytes = sum(r.nbytes for r in records.values())
+    logger.info(
+        "table snapshot saved table=%s part=%d parts=%d rows=%d bytes=%d seconds=%.3f",
+        table.config.name,
+        part,
+        parts,
+        arrays.keys.shape[0],
+        nbytes,
+        seconds,
+    )
+    return written
+
+
+def saved_parts(fs: FileSystem, directory: str, table: str) -> list[str]:
+    """The part directories of ``table``, checked to be one complete set.
+
+    Returns an empty list when the snapshot has no such table.
+
+    Raises:
+        ParameterStoreError: When parts of different part counts are mixed or
+            a part is missing.
+    """
+    base = _join(directory, "tables", table)
+    if not fs.isdir(base):
+        return []
+    found: dict[int, set[int]] = {}
+    for name in fs.listdir(base):
+        match = _PART.fullmatch(name)
+        if match:
+            found.setdefault(int(match.group(2)), set()).add(int(match.group(1)))
+    if len(found) != 1:
+        raise ParameterStoreError(
+            f"snapshot {base!r} must hold one set of parts, found part counts "
+            f"{sorted(found)}"
+        )
+    ((parts, present),) = found.items()
+    missing = sorted(set(range(parts)) - present)
+    if missing:
+        raise ParameterStoreError(
+            f"snapshot {base!r} is missing parts {missing} of {parts}"
+        )
+    return [_join(base, part_name(p, parts)) for p in range(parts)]
+
+
+def read_table_parts(
+    fs: FileSystem, directory: str, config: TableConfig
+) -> Iterator[SavedPart]:
+    """Read and verify every saved part of ``config``'s table, one at a time.
+
+    Raises:
+        ParameterStoreError: When a part is missing, corrupt or saved with a
+            different width or optimizer.
+    """
+    for base in saved_parts(fs, directory, config.name):
+        started = time.perf_counter()
+        meta = _read_checksums(fs, base)
+        if meta.get("width") != config.width or meta.get("optimizer") != (
+            config.optimizer.kind
+        ):
+            raise ParameterStoreError(
+                f"snapshot {base!r} holds width {meta.get('width')} with optimizer "
+                f"{meta.get('optimizer')!r}, but table {config.name!r} has width "
+                f"{config.width} with {config.optimizer.kind!r}"
+            )
+        entries = meta.get("files")
+        if not isinstance(entries, dict):
+            raise ParameterStoreError(f"{base}/{CHECKSUMS} lists no files")
+        arrays = {
+            name: read_npy(fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry))
+            for name, entry in entries.items()
+        }
+        for name in ("keys", "values", "state", "timestamps"):
+            if name not in arrays:
+                raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
+        table_arrays = TableArrays(
+            arrays["keys"].astype(np.int64, copy=False),
+            arrays["values"].astype(np.float32, copy=False),
+            arrays["state"].astype(np.float32, copy=False),
+            arrays["timestamps"].astype(np.uint32, copy=False),
+        )
+        part = SavedPart(
+            int(str(meta["part"])),
+            int(str(meta["parts"])),
+            table_arrays,
+            arrays.get("index"),  # type: ignore[arg-type]
+            arrays.get("filter"),  # type: ignore[arg-type]
+        )
+        logger.info(
+            "table snapshot read table=%s part=%d parts=%d rows=%d seconds=%.3f",
+            config.name,
+            part.part,
+            part.parts,
+            table_arrays.keys.shape[0],
+            time.perf_counter() - started,
+        )
+        yield part
+
+
+def save_dense(
+    fs: FileSystem, directory: str, arrays: Mapping[str, npt.NDArray[np.float32]]
+) -> list[str]:
+    """Write dense parameters and optimizer state; return the files written."""
+    base = _join(directory, "dense", part_name(0, 1))
+    names = sorted(arrays)
+    records = {
+        f"array-{i:05d}": write_npy(fs, _join(base, f"array-{i:05d}.npy"), arrays[n])
+        for i, n in enumerate(names)
+    }
+    meta: dict[str, object] = {"names": names}
+    written = [_join(base, f"{key}.npy") for key in records]
+    written.append(_write_checksums(fs, base, meta, records))
+    return written
+
+
+def read_dense(fs: FileSystem, directory: str) -> dict[str, npt.NDArray[np.float32]]:
+    """Dense arrays of a snapshot; empty when it has none."""
+    base = _join(directory, "dense", part_name(0, 1))
+    if not fs.isdir(base):
+        return {}
+    meta = _read_checksums(fs, base)
+    names = meta.get("names")
+    entries = meta.get("files")
+    if not isinstance(names, list) or not isinstance(entries, dict):
+        raise ParameterStoreError(f"{base}/{CHECKSUMS} lacks names or files")
+    out: dict[str, npt.NDArray[np.float32]] = {}
+    for i, name in enumerate(names):
+        key = f"array-{i:05d}"
+        record = NpyRecord.from_json(entries[key])
+        array = read_npy(fs, _join(base, f"{key}.npy"), record)
+        out[str(name)] = array.astype(np.float32, copy=False)
+    return out

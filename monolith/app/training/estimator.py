@@ -273,7 +273,15 @@ class Estimator:
     def _save(self, cluster: LocalCluster) -> int:
         step = cluster.global_step
         cluster.sync_chief_dense()
-        extra: dict[str, Any] = {"task_options": self.task_options}
+        extra: dict[str, Any] = {
+            "task_options": self.task_options,
+            "tables": [
+                {"name": t.name, "rows": t.rows, "dim": t.dim}
+                for t in cluster.store.tables()
+            ],
+            "num_ps": cluster.num_ps,
+            "num_workers": cluster.num_workers,
+        }
         if self.features is not None:
             extra["feature_spec"] = self.features.to_dict()
         self.checkpoints.save(

@@ -23,14 +23,12 @@ not the original RunConfig's unused 6 and 5.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import attrs
 
 from monolith.domain.config_fields import (
     DiscoveryType,
     Settings,
-    field_specs,
     setting,
 )
 from monolith.domain.config_values import Source
@@ -63,29 +61,13 @@ class RunConfig(Settings):
 
     ``RunConfig(num_ps=2)`` sets ``num_ps`` from code; every other field keeps
     its default and stays out of :meth:`user_overrides`. Use :meth:`replace`
-    (not ``attrs.evolve``) to derive a config with more code values, so the
-    new values are recorded as set.
+    (not ``attrs.evolve``, which keeps the old provenance of changed fields)
+    to derive a config with more code values.
     """
 
     discovery_type: DiscoveryType | None = setting(
         None, "Service discovery; unset becomes zk in the runner config."
     )
-
-    def replace(self, **changes: Any) -> RunConfig:
-        """A copy with ``changes`` set from code; other provenance is kept.
-
-        Raises:
-            ConfigError: A key is not a config field or a value has the
-                wrong type; the message names key, layer ``code`` and type.
-        """
-        names = {spec.name for spec in field_specs(RunConfig)}
-        for key in changes:
-            if key not in names:
-                raise ConfigError(f"unknown config key {key!r} from code")
-        kept = {n: self.source_of(n) for n in self.user_overrides() - set(changes)}
-        values = {n: getattr(self, n) for n in kept}
-        values.update(changes)
-        return RunConfig(**values, sources=kept)
 
     def to_runner_config(self) -> RunnerConfig:
         """The runtime config, after the §8.4 rewrites (each logged once).

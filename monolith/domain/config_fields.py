@@ -13,7 +13,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
 import attrs
 
@@ -263,6 +263,31 @@ class Settings:
         return frozenset(
             name for name, src in self._sources.items() if src.layer > Layer.DEFAULT
         )
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` set from code; everything else is kept.
+
+        Unchanged fields keep their values and sources; changed ones are
+        recorded as ``code``. Prefer this to ``attrs.evolve``, which cannot
+        tell a changed field from a copied one.
+
+        Raises:
+            ConfigError: A key is not a config field or a value has the
+                wrong type; the message names key, layer ``code`` and type.
+        """
+        names = [spec.name for spec in field_specs(type(self))]
+        for key in changes:
+            if key not in names:
+                raise ConfigError(f"unknown config key {key!r} from code")
+        kept = {n: s for n, s in self._sources.items() if n not in changes}
+        values: dict[str, Any] = {n: getattr(self, n) for n in names}
+        values.update(changes)
+        extras = {
+            field.alias: getattr(self, field.name)
+            for field in attrs.fields(type(self))
+            if field.name not in names and field.name != "_sources"
+        }
+        return type(self)(**values, **extras, sources=kept)
 
     def values(self) -> dict[str, Any]:
         """Every field's value, by name, in declaration order."""

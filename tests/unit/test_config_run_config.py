@@ -12,7 +12,7 @@ import pytest
 from monolith.domain.config import RunConfig, RunnerConfig, plan_rewrites
 from monolith.domain.config_fields import field_specs
 from monolith.domain.config_merge import merge_run_config
-from monolith.domain.config_values import DEFAULT_SOURCE, UNSET
+from monolith.domain.config_values import UNSET
 from monolith.domain.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -20,12 +20,20 @@ pytestmark = pytest.mark.unit
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "config.md"
 
 
-def test_every_field_default_fits_its_own_type() -> None:
+def test_every_field_has_a_doc_line_and_a_monolith_env_name() -> None:
     specs = field_specs(RunConfig)
 
     assert len(specs) >= 40
     for spec in specs:
-        assert spec.type.coerce(spec.name, spec.default, DEFAULT_SOURCE) == spec.default
+        assert spec.doc and "\n" not in spec.doc, spec.name
+        assert spec.env_name == "MONOLITH_" + spec.name.upper()
+
+
+def test_runner_and_run_config_share_every_field() -> None:
+    run_names = [spec.name for spec in field_specs(RunConfig)]
+    runner_names = [spec.name for spec in field_specs(RunnerConfig)]
+
+    assert run_names == runner_names
 
 
 def test_documented_defaults_from_the_brief() -> None:
@@ -99,6 +107,16 @@ def test_replace_records_new_values_as_code_and_keeps_other_provenance() -> None
     assert str(changed.source_of("num_ps")) == "cli --set"
     assert str(changed.source_of("batch_size")) == "code"
     assert changed.user_overrides() == {"num_ps", "batch_size"}
+
+
+def test_replace_on_a_runner_config_keeps_rewritten_values_and_rewrites() -> None:
+    runner = RunConfig().to_runner_config()
+
+    changed = runner.replace(server_type="ps", num_ps=1, is_local=False)
+
+    assert changed.embedding_prefetch_capacity == 1
+    assert changed.rewrites == runner.rewrites
+    assert changed.user_overrides() == {"server_type", "num_ps", "is_local"}
 
 
 def test_replace_rejects_unknown_keys() -> None:

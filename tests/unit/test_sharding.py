@@ -169,3 +169,30 @@ def test_dedup_sum_matches_unique_plus_add_at(fids: list[int], dim: int) -> None
 
     assert unique.tolist() == expected_fids.tolist()
     np.testing.assert_allclose(summed, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 3, 8, 1 << 22])
+def test_dedup_sum_gives_the_same_sums_for_any_chunk_size(chunk_elements: int) -> None:
+    fids = np.array([5, 1, 5, 2, 1, 5, 9], dtype=np.int64)
+    grads = np.arange(7 * 3, dtype=np.float64).reshape(7, 3)
+
+    unique, summed = dedup_sum(fids, grads, chunk_elements=chunk_elements)
+
+    assert unique.tolist() == [1, 2, 5, 9]
+    assert summed.tolist() == [
+        [15.0, 17.0, 19.0],
+        [9.0, 10.0, 11.0],
+        [21.0, 24.0, 27.0],
+        [18.0, 19.0, 20.0],
+    ]
+
+
+def test_dedup_sum_handles_scalar_and_matrix_rows() -> None:
+    fids = np.array([1, 1, 2], dtype=np.int64)
+
+    _, scalars = dedup_sum(fids, np.array([1.0, 2.0, 4.0]))
+    _, matrices = dedup_sum(fids, np.ones((3, 2, 2), dtype=np.float32))
+
+    assert scalars.tolist() == [3.0, 4.0]
+    assert matrices.shape == (2, 2, 2)
+    assert matrices[0].tolist() == [[2.0, 2.0], [2.0, 2.0]]

@@ -1,0 +1,1 @@
+"""Export writers for formats other than monolith's own (TensorFlow SavedModel)."""

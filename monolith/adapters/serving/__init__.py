@@ -1,0 +1,1 @@
+"""gRPC serving adapters: the Prediction server, its client and metrics."""

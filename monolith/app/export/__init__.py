@@ -1,0 +1,1 @@
+"""The export use case: checkpoint in, versioned (optionally quantized) export out."""

@@ -1,0 +1,1 @@
+"""Serving use cases: load an export, answer Predict, apply deltas, hot reload."""

@@ -1,0 +1,236 @@
+"""One loaded export version: its tables, its dense tower and how to score.
+
+:func:`load_export` reads ``<export_dir>/<version>/`` (see
+:mod:`monolith.domain.export_layout`) into a :class:`ServingModel`. The dense
+tower is rebuilt by a compute backend from the model spec and the exported
+parameters. A backend serves one thread at a time, so the model keeps a small
+pool of identical backends, created on demand up to ``max_backends``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from monolith.app.checkpoints import dense_file_name
+from monolith.domain.batch import RaggedFids
+from monolith.domain.errors import ExportError, ServingError, UsageError
+from monolith.domain.export_layout import MANIFEST_NAME, ExportManifest
+from monolith.domain.model_spec import ModelSpec, model_spec_from_dict
+from monolith.domain.quantization import QuantizedRows
+from monolith.domain.serving import PredictRequest
+from monolith.domain.serving_table import ServingTable
+from monolith.ports.compute import ComputeBackend, SlotInput, TowerInputs
+
+logger = logging.getLogger(__name__)
+
+Float32Array = npt.NDArray[np.float32]
+Int64Array = npt.NDArray[np.int64]
+BackendFactory = Callable[[str], ComputeBackend]
+
+
+def tower_inputs(
+    spec: ModelSpec,
+    slots: Mapping[str, RaggedFids],
+    dense: Float32Array,
+    batch_size: int,
+    lookup: Callable[[str, Int64Array], Float32Array],
+) -> TowerInputs:
+    """Look up each slot's unique fids and index every occurrence to its row."""
+    inputs: dict[str, SlotInput] = {}
+    for slot in spec.slots:
+        fids = slots[slot.name]
+        unique, inverse = np.unique(fids.values, return_inverse=True)
+        inputs[slot.name] = SlotInput(
+            rows=lookup(slot.table, unique),
+            index=inverse.reshape(-1).astype(np.int64),
+            row_splits=fids.row_splits,
+        )
+    matrix = np.asarray(dense, dtype=np.float32).reshape(
+        batch_size, spec.dense_features
+    )
+    return TowerInputs(slots=inputs, dense=matrix)
+
+
+class BackendPool:
+    """Up to ``size`` compute backends built from one spec and parameter set."""
+
+    def __init__(self, make: Callable[[], ComputeBackend], size: int) -> None:
+        self._make = make
+        self._size = max(1, size)
+        self._idle: queue.LifoQueue[ComputeBackend] = queue.LifoQueue()
+        self._created = 0
+        self._lock = threading.Lock()
+        self._idle.put(self._new())
+
+    def _new(self) -> ComputeBackend:
+        backend = self._make()
+        self._created += 1
+        return backend
+
+    @contextlib.contextmanager
+    def acquire(self) -> Iterator[ComputeBackend]:
+        try:
+            backend = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                grow = self._created < self._size
+                if grow:
+                    self._created += 1
+            backend = self._make() if grow else self._idle.get()
+        try:
+            yield backend
+        finally:
+            self._idle.put(backend)
+
+
+class ServingModel:
+    """An export version ready to score: tables behind locks plus a backend pool."""
+
+    def __init__(
+        self,
+        manifest: ExportManifest,
+        spec: ModelSpec,
+        tables: dict[str, ServingTable],
+        pool: BackendPool,
+    ) -> None:
+        self.manifest = manifest
+        self.spec = spec
+        self.version = manifest.version
+        self._tables = tables
+        self._locks = {name: threading.Lock() for name in tables}
+        self._pool = pool
+        self.slot_names = tuple(slot.name for slot in spec.slots)
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._tables))
+
+    def table(self, name: str) -> ServingTable:
+        return self._tables[name]
+
+    def lookup(self, table: str, fids: Int64Array) -> Float32Array:
+        with self._locks[table]:
+            return self._tables[table].lookup(fids)
+
+    def predict(self, request: PredictRequest) -> Float32Array:
+        """Scores ``[B]`` for a validated request."""
+        inputs = tower_inputs(
+            self.spec, request.slots, request.dense, request.batch_size, self.lookup
+        )
+        with self._pool.acquire() as backend:
+            scores = backend.predict(inputs)
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+    def check_delta(self, table: str, width: int, field: str) -> None:
+        """Raise UsageError naming ``field`` unless ``table`` is served at ``width``."""
+        if table not in self._tables:
+            raise UsageError(
+                f"{field}.table {table!r} is not served; served tables: "
+                f"{', '.join(self.table_names)}"
+            )
+        expected = self._tables[table].width
+        if width != expected:
+            raise UsageError(
+                f"{field}.width must be {expected} for table {table}, got {width}"
+            )
+
+    def apply(self, table: str, fids: Int64Array, rows: Float32Array) -> None:
+        """Set rows of one table atomically with respect to lookups."""
+        with self._locks[table]:
+            self._tables[table].apply(fids, rows)
+
+
+def _load_array(path: str) -> npt.NDArray[np.generic]:
+    try:
+        array: npt.NDArray[np.generic] = np.load(path, allow_pickle=False)
+        return array
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot read export file {path}: {exc}") from exc
+
+
+def read_export_manifest(version_dir: str) -> ExportManifest:
+    path = os.path.join(version_dir, MANIFEST_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ExportError(f"cannot read export manifest {path}: {exc}") from exc
+    return ExportManifest.from_json(text, source=path)
+
+
+def load_tables(
+    version_dir: str, manifest: ExportManifest, spec: ModelSpec
+) -> dict[str, ServingTable]:
+    tables: dict[str, ServingTable] = {}
+    exported = {t.name: t for t in manifest.tables}
+    for config in spec.tables:
+        entry = exported.get(config.name)
+        if entry is None:
+            empty = QuantizedRows(32, np.zeros((0, config.width), dtype=np.float32))
+            tables[config.name] = ServingTable(
+                config.name, np.zeros(0, dtype=np.int64), empty
+            )
+            continue
+        base = os.path.join(version_dir, "tables", config.name)
+        fids = _load_array(os.path.join(base, "fids.npy")).astype(np.int64)
+        values = _load_array(os.path.join(base, "values.npy"))
+        scales = None
+        if entry.bits == 8:
+            scales = _load_array(os.path.join(base, "scales.npy")).astype(np.float32)
+        tables[config.name] = ServingTable(
+            config.name, fids, QuantizedRows(entry.bits, values, scales)
+        )
+    return tables
+
+
+def load_dense(version_dir: str, manifest: ExportManifest) -> dict[str, Float32Array]:
+    return {
+        name: _load_array(
+            os.path.join(version_dir, "dense", dense_file_name(name))
+        ).astype(np.float32)
+        for name in manifest.dense
+    }
+
+
+def load_export(
+    version_dir: str, make_backend: BackendFactory, max_backends: int = 4
+) -> ServingModel:
+    """Read one export version and build its tower.
+
+    Raises:
+        ExportError: a file is missing or malformed.
+        ServingError: the tower cannot be built from the export.
+    """
+    manifest = read_export_manifest(version_dir)
+    spec = model_spec_from_dict(manifest.model_spec)
+    tables = load_tables(version_dir, manifest, spec)
+    params = load_dense(version_dir, manifest)
+
+    def make() -> ComputeBackend:
+        backend = make_backend(manifest.backend)
+        backend.build(spec)
+        backend.load_parameters(params)
+        return backend
+
+    try:
+        pool = BackendPool(make, max_backends)
+    except Exception as exc:
+        raise ServingError(
+            f"cannot build the {manifest.backend} tower of {version_dir}: {exc}"
+        ) from exc
+    logger.info(
+        "export loaded version=%d path=%s tables=%d bits=%d",
+        manifest.version,
+        version_dir,
+        len(tables),
+        manifest.quantize_bits,
+    )
+    return ServingModel(manifest, spec, tables, pool)

@@ -1,0 +1,1 @@
+"""Helpers shared by the export and serving tests: tiny real checkpoints."""

@@ -1,0 +1,391 @@
+"""One DeepFM training step of our compute backends vs hand-written baselines.
+
+Model (PERF.md, training rows): 26 sparse slots of one id each, dim 16 plus a
+bias column, 13 dense features, FM + MLP 400-400-400, batch 1024, 2 threads.
+
+- torch anchor: ``nn.EmbeddingBag(sparse=True)`` tables of ``--vocab`` rows
+  per slot (ids hashed mod vocab) + ``torch.optim.Adagrad``.
+- tf anchor: ``tf.function`` with ``tf.Variable`` tables,
+  ``tf.nn.embedding_lookup`` and a hand-written sparse Adagrad.
+- ours: ``TorchCompute`` / ``TfCompute`` ``compute_gradients`` +
+  ``apply_dense_gradients`` on prepared :class:`TowerInputs` (unique rows per
+  slot). The table side (lookup, sparse update) is not ours here: it belongs
+  to the parameter store, and ``train_throughput`` measures the whole loop.
+  The table also shows "ours + numpy table": the same step plus a numpy
+  unique/gather/Adagrad-scatter on fixed tables, a rough full-step estimate.
+
+Usage: ``python -m benchmarks.train_step [--quick] [--backend torch|tf|both]
+[--profile]``. Prints a table and one ``RESULT`` line per backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from monolith.domain.embedding.config import TableConfig
+from monolith.domain.model_spec import (
+    DenseOptimizerSpec,
+    ModelSpec,
+    SlotSpec,
+    TowerSpec,
+)
+from monolith.ports.compute import ComputeBackend, SlotInput, TowerInputs
+
+SLOTS, DIM, WIDTH, DENSE, HIDDEN, BATCH = 26, 16, 17, 13, (400, 400, 400), 1024
+LR = 0.05
+
+
+def deepfm_spec() -> ModelSpec:
+    tables = tuple(TableConfig(f"t{i}", DIM, has_bias=True) for i in range(SLOTS))
+    return ModelSpec(
+        name="bench-deepfm",
+        tables=tables,
+        slots=tuple(SlotSpec(f"s{i}", f"t{i}") for i in range(SLOTS)),
+        dense_features=DENSE,
+        tower=TowerSpec("deepfm", HIDDEN),
+        dense_optimizer=DenseOptimizerSpec("adagrad", LR, 0.0),
+    )
+
+
+def make_batches(count: int, vocab: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Criteo-like skewed ids: ``[SLOTS, BATCH]`` int64 plus dense and labels."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        raw = rng.zipf(1.2, size=(SLOTS, BATCH)).astype(np.int64)
+        ids = (raw * 2654435761 + np.arange(SLOTS)[:, None] * 97) % vocab
+        out.append(
+            {
+                "ids": ids,
+                "dense": rng.normal(size=(BATCH, DENSE)).astype(np.float32),
+                "label": (rng.random(BATCH) < 0.25).astype(np.float32),
+            }
+        )
+    return out
+
+
+def tower_inputs(
+    batch: dict[str, np.ndarray], tables: list[np.ndarray]
+) -> tuple[TowerInputs, list[np.ndarray]]:
+    splits = np.arange(BATCH + 1, dtype=np.int64)
+    slots = {}
+    uniques = []
+    for i in range(SLOTS):
+        unique, inverse = np.unique(batch["ids"][i], return_inverse=True)
+        uniques.append(unique)
+        slots[f"s{i}"] = SlotInput(tables[i][unique], inverse.astype(np.int64), splits)
+    return TowerInputs(slots, batch["dense"]), uniques
+
+
+def timed_rounds(
+    runners: dict[str, Callable[[int], None]], rounds: int, steps: int
+) -> dict[str, float]:
+    """Median seconds per step of each runner, interleaved round by round."""
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    for run in runners.values():
+        run(0)  # warm-up (traces, allocator)
+        run(1)
+    for _ in range(rounds):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            for step in range(steps):
+                run(step)
+            samples[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def ours_runners(
+    backend: ComputeBackend, batches: list[dict[str, np.ndarray]], vocab: int
+) -> dict[str, Callable[[int], None]]:
+    rng = np.random.default_rng(1)
+    tables = [
+        rng.uniform(-0.05, 0.05, (vocab, WIDTH)).astype(np.float32)
+        for _ in range(SLOTS)
+    ]
+    accumulators = [np.full_like(t, 0.1) for t in tables]
+    prepared = [tower_inputs(b, tables)[0] for b in batches]
+
+    def backend_step(step: int) -> None:
+        i = step % len(batches)
+        result = backend.compute_gradients(prepared[i], batches[i]["label"])
+        backend.apply_dense_gradients(result.dense_grads)
+
+    def full_step(step: int) -> None:
+        batch = batches[step % len(batches)]
+        inputs, uniques = tower_inputs(batch, tables)
+        result = backend.compute_gradients(inputs, batch["label"])
+        backend.apply_dense_gradients(result.dense_grads)
+        for i, unique in enumerate(uniques):
+            grad = result.slot_grads[f"s{i}"]
+            acc = accumulators[i][unique] + grad * grad
+            accumulators[i][unique] = acc
+            tables[i][unique] -= LR * grad / np.sqrt(acc)
+
+    return {"ours": backend_step, "ours + numpy table": full_step}
+
+
+def torch_section(
+    args: argparse.Namespace, batches: list[dict[str, np.ndarray]]
+) -> dict[str, float]:
+    import torch
+    import torch.nn.functional as F
+
+    from monolith.adapters.compute.torch_compute import TorchCompute
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    torch.sparse.check_sparse_tensor_invariants.disable()
+
+    class Baseline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables = torch.nn.ModuleList(
+                torch.nn.EmbeddingBag(args.vocab, WIDTH, mode="sum", sparse=True)
+                for _ in range(SLOTS)
+            )
+            for table in self.tables:
+                torch.nn.init.uniform_(table.weight, -0.05, 0.05)
+            sizes = [SLOTS * DIM + DENSE, *HIDDEN]
+            self.mlp = torch.nn.ModuleList(
+                torch.nn.Linear(a, b)
+                for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            )
+            self.out = torch.nn.Linear(HIDDEN[-1], 1)
+
+        def forward(
+            self, ids: list[torch.Tensor], offsets: torch.Tensor, dense: torch.Tensor
+        ) -> torch.Tensor:
+            pooled = [t(i, offsets) for t, i in zip(self.tables, ids, strict=True)]
+            stacked = torch.stack([p[:, 1:] for p in pooled], dim=1)
+            summed = stacked.sum(1)
+            fm = 0.5 * (summed * summed - (stacked * stacked).sum(1)).sum(1)
+            bias = torch.stack([p[:, 0] for p in pooled], dim=1).sum(1)
+            x = torch.cat([stacked.flatten(1), dense], dim=1)
+            for layer in self.mlp:
+                x = torch.relu(layer(x))
+            return self.out(x).squeeze(1) + fm + bias
+
+    model = Baseline()
+    sparse_opt = torch.optim.Adagrad(list(model.tables.parameters()), lr=LR)
+    dense_opt = torch.optim.Adagrad(
+        [*model.mlp.parameters(), *model.out.parameters()], lr=LR
+    )
+    offsets = torch.arange(BATCH, dtype=torch.int64)
+
+    def anchor_step(step: int) -> None:
+        batch = batches[step % len(batches)]
+        ids = [torch.from_numpy(batch["ids"][i]) for i in range(SLOTS)]
+        logits = model(ids, offsets, torch.from_numpy(batch["dense"]))
+        loss = F.binary_cross_entropy_with_logits(
+            logits, torch.from_numpy(batch["label"])
+        )
+        sparse_opt.zero_grad()
+        dense_opt.zero_grad()
+        loss.backward()
+        sparse_opt.step()
+        dense_opt.step()
+
+    backend = TorchCompute()
+    backend.build(deepfm_spec())
+    runners = {
+        "torch anchor": anchor_step,
+        **ours_runners(backend, batches, args.vocab),
+    }
+    result = timed_rounds(runners, args.rounds, args.steps)
+    if args.profile:
+        profile_torch(backend, batches, args.vocab)
+    return result
+
+
+def profile_torch(
+    backend: ComputeBackend, batches: list[dict[str, np.ndarray]], vocab: int
+) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    rng = np.random.default_rng(2)
+    tables = [
+        rng.uniform(-0.05, 0.05, (vocab, WIDTH)).astype(np.float32)
+        for _ in range(SLOTS)
+    ]
+    inputs, _ = tower_inputs(batches[0], tables)
+    phases: dict[str, list[float]] = {
+        "prepare inputs (unique+gather)": [],
+        "compute_gradients": [],
+        "apply_dense_gradients": [],
+    }
+    for _ in range(5):
+        t0 = time.perf_counter()
+        inputs, _ = tower_inputs(batches[0], tables)
+        t1 = time.perf_counter()
+        result = backend.compute_gradients(inputs, batches[0]["label"])
+        t2 = time.perf_counter()
+        backend.apply_dense_gradients(result.dense_grads)
+        t3 = time.perf_counter()
+        phases["prepare inputs (unique+gather)"].append(t1 - t0)
+        phases["compute_gradients"].append(t2 - t1)
+        phases["apply_dense_gradients"].append(t3 - t2)
+    print("\nphase breakdown, torch (median ms):")
+    for name, values in phases.items():
+        print(f"  {name:34s} {1e3 * statistics.median(values):7.2f}")
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        result = backend.compute_gradients(inputs, batches[0]["label"])
+        backend.apply_dense_gradients(result.dense_grads)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+def tf_section(
+    args: argparse.Namespace, batches: list[dict[str, np.ndarray]]
+) -> dict[str, float]:
+    import tensorflow as tf
+
+    from monolith.adapters.compute.tf_compute import TfCompute
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    except RuntimeError:
+        pass
+    tables = [
+        tf.Variable(
+            tf.random.stateless_uniform([args.vocab, WIDTH], [0, i], -0.05, 0.05)
+        )
+        for i in range(SLOTS)
+    ]
+    accumulators = [
+        tf.Variable(tf.fill([args.vocab, WIDTH], 0.1)) for _ in range(SLOTS)
+    ]
+    glorot = tf.keras.initializers.GlorotUniform(seed=0)
+    sizes = [SLOTS * DIM + DENSE, *HIDDEN, 1]
+    weights = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        weights += [tf.Variable(glorot([a, b])), tf.Variable(tf.zeros([b]))]
+    dense_acc = [tf.Variable(tf.fill(tf.shape(w), 0.1)) for w in weights]
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([SLOTS, None], tf.int64),
+            tf.TensorSpec([None, DENSE], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+        ]
+    )
+    def anchor(ids: tf.Tensor, dense: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            pooled = [tf.nn.embedding_lookup(tables[i], ids[i]) for i in range(SLOTS)]
+            stacked = tf.stack([p[:, 1:] for p in pooled], axis=1)
+            summed = tf.reduce_sum(stacked, 1)
+            fm = 0.5 * tf.reduce_sum(
+                summed * summed - tf.reduce_sum(stacked * stacked, 1), 1
+            )
+            bias = tf.add_n([p[:, 0] for p in pooled])
+            x = tf.concat([tf.reshape(stacked, [-1, SLOTS * DIM]), dense], axis=1)
+            for i in range(0, len(weights) - 2, 2):
+                x = tf.nn.relu(x @ weights[i] + weights[i + 1])
+            logits = tf.squeeze(x @ weights[-2] + weights[-1], 1) + fm + bias
+            loss = tf.reduce_mean(
+                tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)
+            )
+        grads = tape.gradient(loss, [*tables, *weights])
+        for table, acc, g in zip(tables, accumulators, grads[:SLOTS], strict=True):
+            unique, inverse = tf.unique(g.indices)
+            summed_g = tf.math.unsorted_segment_sum(g.values, inverse, tf.size(unique))
+            acc_rows = tf.gather(acc, unique) + summed_g * summed_g
+            acc.scatter_update(tf.IndexedSlices(acc_rows, unique))
+            table.scatter_sub(
+                tf.IndexedSlices(LR * summed_g / tf.sqrt(acc_rows), unique)
+            )
+        for w, acc, g in zip(weights, dense_acc, grads[SLOTS:], strict=True):
+            acc.assign_add(g * g)
+            w.assign_sub(LR * g / (tf.sqrt(acc) + 1e-7))
+        return loss
+
+    def anchor_step(step: int) -> None:
+        batch = batches[step % len(batches)]
+        anchor(batch["ids"], batch["dense"], batch["label"])
+
+    backend = TfCompute()
+    backend.build(deepfm_spec())
+    runners = {"tf anchor": anchor_step, **ours_runners(backend, batches, args.vocab)}
+    result = timed_rounds(runners, args.rounds, args.steps)
+    if args.profile:
+        profile_tf(backend, batches, args.vocab)
+    return result
+
+
+def profile_tf(
+    backend: ComputeBackend, batches: list[dict[str, np.ndarray]], vocab: int
+) -> None:
+    rng = np.random.default_rng(2)
+    tables = [
+        rng.uniform(-0.05, 0.05, (vocab, WIDTH)).astype(np.float32)
+        for _ in range(SLOTS)
+    ]
+    inputs, _ = tower_inputs(batches[0], tables)
+    phases: dict[str, list[float]] = {
+        "compute_gradients": [],
+        "apply_dense_gradients": [],
+    }
+    for _ in range(5):
+        t1 = time.perf_counter()
+        result = backend.compute_gradients(inputs, batches[0]["label"])
+        t2 = time.perf_counter()
+        backend.apply_dense_gradients(result.dense_grads)
+        t3 = time.perf_counter()
+        phases["compute_gradients"].append(t2 - t1)
+        phases["apply_dense_gradients"].append(t3 - t2)
+    print("\nphase breakdown, tf (median ms):")
+    for name, values in phases.items():
+        print(f"  {name:34s} {1e3 * statistics.median(values):7.2f}")
+
+
+def report(backend: str, times: dict[str, float], anchor: str) -> None:
+    print(f"\n{backend}: examples/s (median of rounds, batch {BATCH})")
+    print(f"  {'variant':24s} {'ms/step':>9s} {'ex/s':>10s} {'vs anchor':>10s}")
+    for name, seconds in times.items():
+        ratio = times[anchor] / seconds
+        print(
+            f"  {name:24s} {1e3 * seconds:9.2f} {BATCH / seconds:10.0f} {ratio:10.2f}"
+        )
+    ours = BATCH / times["ours"]
+    base = BATCH / times[anchor]
+    print(
+        f"RESULT name=train_step_{backend} ours={ours:.0f} anchor={base:.0f} "
+        f"unit=examples/s ratio={ours / base:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small tables, few steps")
+    parser.add_argument("--backend", choices=["torch", "tf", "both"], default="both")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a one-step profile"
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--vocab", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    args.vocab = args.vocab or (100_000 if args.quick else 1_000_000)
+    args.steps = args.steps or (3 if args.quick else 10)
+    args.rounds = args.rounds or (3 if args.quick else 5)
+    batches = make_batches(8, args.vocab)
+    print(
+        f"train_step: DeepFM {SLOTS} slots dim {DIM}, MLP {HIDDEN}, batch {BATCH}, "
+        f"vocab {args.vocab}/slot, {args.threads} threads, "
+        f"{args.rounds} rounds x {args.steps} steps"
+    )
+    if args.backend in ("torch", "both"):
+        report("torch", torch_section(args, batches), "torch anchor")
+        gc.collect()
+    if args.backend in ("tf", "both"):
+        report("tf", tf_section(args, batches), "tf anchor")
+
+
+if __name__ == "__main__":
+    main()

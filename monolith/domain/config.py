@@ -65,10 +65,6 @@ class RunConfig(Settings):
     to derive a config with more code values.
     """
 
-    discovery_type: DiscoveryType | None = setting(
-        None, "Service discovery; unset becomes zk in the runner config."
-    )
-
     def to_runner_config(self) -> RunnerConfig:
         """The runtime config, after the §8.4 rewrites (each logged once).
 
@@ -102,6 +98,7 @@ class RunnerConfig(Settings):
     """
 
     discovery_type: DiscoveryType = setting("zk", "Service discovery adapter.")
+    """Never none here: :meth:`RunConfig.to_runner_config` resolves it."""
     rewrites: tuple[Rewrite, ...] = attrs.field(default=(), eq=False)
 
     def __attrs_post_init__(self) -> None:

@@ -167,6 +167,9 @@ class Settings:
     num_workers: int = setting(1, "Training workers.", minimum=1)
     server_type: ServerType = setting("worker", "Role of this process.")
     index: int = setting(0, "Task index of this process within its role.", minimum=0)
+    discovery_type: DiscoveryType | None = setting(
+        None, "Service discovery; unset becomes zk in the runner config."
+    )
     zk_servers: tuple[str, ...] = setting(
         ("127.0.0.1:2181",), "ZooKeeper ensemble, host:port list."
     )

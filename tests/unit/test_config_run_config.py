@@ -30,8 +30,8 @@ def test_every_field_has_a_doc_line_and_a_monolith_env_name() -> None:
 
 
 def test_runner_and_run_config_share_every_field() -> None:
-    run_names = [spec.name for spec in field_specs(RunConfig)]
-    runner_names = [spec.name for spec in field_specs(RunnerConfig)]
+    run_names = {spec.name for spec in field_specs(RunConfig)}
+    runner_names = {spec.name for spec in field_specs(RunnerConfig)}
 
     assert run_names == runner_names
 

@@ -31,15 +31,18 @@ from monolith.domain.config_fields import (
     Settings,
     setting,
 )
-from monolith.domain.config_values import Source
+from monolith.domain.config_values import UNSET, Layer, Source
 from monolith.domain.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "UNSET",
+    "Layer",
     "Rewrite",
     "RunConfig",
     "RunnerConfig",
+    "Source",
     "check_consistency",
     "plan_rewrites",
 ]

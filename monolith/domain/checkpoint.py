@@ -22,7 +22,8 @@ import attrs
 
 from monolith.domain.errors import CheckpointError
 
-MANIFEST_RE = re.compile(r"^checkpoint-(\d+)\.json$")
+# No leading zeros: ``checkpoint-007.json`` is not the manifest of step 7.
+MANIFEST_RE = re.compile(r"^checkpoint-(0|[1-9][0-9]*)\.json$")
 FORMAT_VERSION = 1
 
 

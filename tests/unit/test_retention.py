@@ -8,7 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monolith.domain.checkpoint import manifest_name
+from monolith.domain.checkpoint import (
+    manifest_name,
+    parse_manifest_name,
+    payload_dir_name,
+)
 from monolith.domain.errors import CheckpointError, ConfigError, NoCheckpointError
 from monolith.domain.retention import (
     CheckpointRecord,
@@ -41,6 +45,35 @@ def save_sequence(
         existing -= set(plan.delete)
         history.append(set(existing))
     return history
+
+
+def test_manifest_and_payload_names_carry_the_step() -> None:
+    assert manifest_name(120) == "checkpoint-120.json"
+    assert payload_dir_name(120) == "checkpoint-120.data"
+    assert parse_manifest_name("checkpoint-120.json") == 120
+    assert parse_manifest_name("checkpoint-0.json") == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "checkpoint-007.json",
+        "checkpoint--1.json",
+        "checkpoint-1.json.tmp",
+        "checkpoint-1.data",
+        "model.ckpt-1.json",
+        "checkpoint-\u0663.json",
+        "checkpoint-.json",
+    ],
+    ids=["leading-zero", "negative", "temp", "payload", "tf-name", "unicode", "empty"],
+)
+def test_names_that_are_not_manifests_parse_to_none(name: str) -> None:
+    assert parse_manifest_name(name) is None
+
+
+def test_a_negative_step_has_no_manifest_name() -> None:
+    with pytest.raises(CheckpointError, match="step must be >= 0"):
+        manifest_name(-1)
 
 
 def test_checkpoint_steps_are_parsed_from_manifest_names_only() -> None:

@@ -94,7 +94,7 @@ def wrap_reader(raw: BinaryIO, compression: Compression) -> BinaryIO:
     if compression == "GZIP":
         return _Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw)  # type: ignore[return-value]
     if compression == "ZLIB":
-        return io.BufferedReader(_ZlibReader(raw), 1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_ZlibReader(raw), 1 << 20)
     return raw
 
 
@@ -103,7 +103,7 @@ def wrap_writer(raw: BinaryIO, compression: Compression) -> BinaryIO:
     if compression == "GZIP":
         return _Closing(gzip.GzipFile(fileobj=raw, mode="wb", mtime=0), raw)  # type: ignore[return-value]
     if compression == "ZLIB":
-        return io.BufferedWriter(_ZlibWriter(raw), 1 << 20)  # type: ignore[return-value]
+        return io.BufferedWriter(_ZlibWriter(raw), 1 << 20)  # type: ignore[type-var]
     return raw
 
 
@@ -120,7 +120,7 @@ class _Closing(io.RawIOBase):
     def writable(self) -> bool:
         return self._inner.writable()
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         return self._inner.read(size)
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]

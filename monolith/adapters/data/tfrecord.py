@@ -20,7 +20,6 @@ import attrs
 import crc32c as crc32c_lib
 
 from monolith.adapters.data.compression import (
-    Compression,
     normalise,
     wrap_reader,
     wrap_writer,
@@ -118,7 +117,7 @@ def write_records(
     """Write ``records`` to ``path`` atomically; returns how many were written."""
     count = 0
     with fs.atomic_write(path) as raw:
-        out = wrap_writer(_NoClose(raw), normalise(compression, path))
+        out = wrap_writer(_NoClose(raw), normalise(compression, path))  # type: ignore[arg-type]
         for record in records:
             out.write(frame(record))
             count += 1
@@ -261,7 +260,10 @@ class TFRecordReader:
                     return None
                 continue
             length, length_crc = _HEADER.unpack_from(cur.buf, cur.pos)
-            if self._verify and masked_crc(cur.buf[cur.pos : cur.pos + 8]) != length_crc:
+            if (
+                self._verify
+                and masked_crc(cur.buf[cur.pos : cur.pos + 8]) != length_crc
+            ):
                 if self._corrupt(offset, "length CRC mismatch", resync=True):
                     return None
                 continue
@@ -287,8 +289,12 @@ class TFRecordReader:
         if not self._skip:
             raise CorruptRecordError(message)
         self.stats.corrupt += 1
-        logger.warning("corrupt record skipped path=%s offset=%d reason=%s",
-                       self._name, offset, what)
+        logger.warning(
+            "corrupt record skipped path=%s offset=%d reason=%s",
+            self._name,
+            offset,
+            what,
+        )
         cur = self._cur
         if not resync:
             if "truncated" in what:

@@ -1,0 +1,1 @@
+"""Use cases of the input pipeline: patterns to batches, synthetic data."""

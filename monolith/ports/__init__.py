@@ -4,14 +4,24 @@ from monolith.ports.clock import Clock
 from monolith.ports.compute import ComputeBackend, SlotInput, StepResult, TowerInputs
 from monolith.ports.discovery import ServiceDiscovery
 from monolith.ports.parameters import ParameterStore, TableInfo, TouchedRows
+from monolith.ports.serving import (
+    ModelStatus,
+    PredictionClient,
+    PredictionHandler,
+    ServingMetrics,
+)
 from monolith.ports.storage import FileSystem
 
 __all__ = [
     "Clock",
     "ComputeBackend",
     "FileSystem",
+    "ModelStatus",
     "ParameterStore",
+    "PredictionClient",
+    "PredictionHandler",
     "ServiceDiscovery",
+    "ServingMetrics",
     "SlotInput",
     "StepResult",
     "TableInfo",

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+if not LINT_IMPORTS.exists():
+    LINT_IMPORTS = Path(shutil.which("lint-imports") or "lint-imports")
 
 
 def contracts() -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from monolith.domain.errors import ConfigError, DiscoveryError
 from monolith.domain.tf_config import parse_tf_config, tf_config_from_env
@@ -134,3 +136,28 @@ def test_a_malformed_tf_config_is_a_config_error_naming_tf_config(
         parse_tf_config(text)
 
     assert problem in str(info.value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    chiefs=st.integers(min_value=0, max_value=1),
+    num_ps=st.integers(min_value=0, max_value=4),
+    num_workers=st.integers(min_value=0, max_value=4),
+    data=st.data(),
+)
+def test_every_task_finds_its_own_address_under_its_monolith_role(
+    chiefs: int, num_ps: int, num_workers: int, data: st.DataObject
+) -> None:
+    cluster = {
+        "chief": [f"c{i}:1" for i in range(chiefs)],
+        "ps": [f"p{i}:1" for i in range(num_ps)],
+        "worker": [f"w{i}:1" for i in range(num_workers)],
+    }
+    tasks = [(job, i) for job, addrs in cluster.items() for i in range(len(addrs))]
+    assume(tasks)
+    task_type, index = data.draw(st.sampled_from(tasks))
+
+    config = parse_tf_config(tf_config(task_type, index, cluster))
+
+    assert config.query(config.server_type)[config.index] == config.addr
+    assert len(config.query("worker")) == chiefs + num_workers

@@ -1,52 +1,73 @@
-"""Scalar summaries as TensorBoard event files, without TensorFlow.
+"""Scalar summaries as TensorBoard event files, written through the storage port.
 
-Uses tensorboard's own ``EventFileWriter`` and protos, so TensorBoard (or
-anything that reads ``events.out.tfevents.*``) can plot what training logs.
+Records are framed by tensorboard's ``RecordWriter`` (TFRecord framing with
+masked CRC-32C) around its ``Event`` protos; nothing here imports TensorFlow,
+and the files can live on any :class:`~monolith.ports.storage.FileSystem`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 
 from monolith.domain.errors import StorageError
+from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
 
 
 class EventFileScalarWriter:
-    """Writes scalars into ``<logdir>/events.out.tfevents.*``.
+    """Writes scalars into ``<logdir>/events.out.tfevents.<time>.<host>.<pid>``.
 
-    Backend: ``tensorboard.summary.writer.event_file_writer``. Config: the
-    log directory only (the estimator uses ``<model_dir>/events``).
+    Backend: tensorboard's record writer and event protos. Config: the log
+    directory (the estimator uses ``<model_dir>/events``) and the storage.
 
     Warning:
-        Local paths only; the writer thread flushes every ``flush_secs`` and
-        on :meth:`flush` / :meth:`close`.
+        Events are buffered by the file object until :meth:`flush` or
+        :meth:`close`; a killed process may lose the last unflushed scalars.
+        Thread-safe.
     """
 
-    def __init__(self, logdir: str, flush_secs: float = 30.0) -> None:
+    def __init__(self, fs: FileSystem, logdir: str) -> None:
+        name = (
+            f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}."
+            f"{os.getpid()}"
+        )
+        self.path = f"{logdir.rstrip('/')}/{name}"
+        self._lock = threading.Lock()
         try:
-            self._writer = EventFileWriter(logdir, flush_secs=flush_secs)
+            fs.makedirs(logdir)
+            self._writer = RecordWriter(fs.open(self.path, "wb"))
         except OSError as exc:
             raise StorageError(
                 f"cannot write TensorBoard events into {logdir!r}: {exc}"
             ) from exc
-        self.logdir = logdir
+        self._write(
+            event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
+        )
+
+    def _write(self, event: event_pb2.Event) -> None:
+        with self._lock:
+            self._writer.write(event.SerializeToString())
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
         """Record ``value`` for ``tag`` at global step ``step``."""
         summary = summary_pb2.Summary(
             value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))]
         )
-        event = event_pb2.Event(wall_time=time.time(), step=step, summary=summary)
-        self._writer.add_event(event)
+        self._write(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
 
     def flush(self) -> None:
-        self._writer.flush()
+        with self._lock:
+            self._writer.flush()
 
     def close(self) -> None:
-        self._writer.close()
+        with self._lock:
+            if not self._writer.closed:
+                self._writer.close()

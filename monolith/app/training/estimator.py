@@ -44,7 +44,7 @@ from monolith.domain.errors import ConfigError, UsageError
 from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.metrics import auc, logloss, mean_squared_error
 from monolith.domain.model_spec import ModelSpec, model_spec_to_dict
-from monolith.domain.paths import join, scheme
+from monolith.domain.paths import join
 from monolith.ports.clock import Clock
 from monolith.ports.storage import FileSystem
 
@@ -65,8 +65,8 @@ class TrainSettings:
         max_to_keep: Unprotected checkpoints kept; 0 keeps all.
         log_every_steps: Steps between progress log lines and summaries.
         progress_bar: Show a progress bar; None shows one on a terminal.
-        tensorboard: Write TensorBoard event files under ``model_dir/events``
-            (local model directories only).
+        tensorboard: Write TensorBoard event files under ``model_dir/events``.
+        summary_every_steps: Steps between TensorBoard scalars.
         max_pending_secs: How long a save waits for workers to block.
     """
 
@@ -78,6 +78,7 @@ class TrainSettings:
     log_every_steps: int = 100
     progress_bar: bool | None = None
     tensorboard: bool = True
+    summary_every_steps: int = 100
     max_pending_secs: float | None = 30.0
 
 
@@ -296,17 +297,13 @@ class Estimator:
         return step
 
     def _summary_hook(self) -> SummaryHook | None:
-        if not self.settings.tensorboard or scheme(self.model_dir) not in (
-            None,
-            "file",
-        ):
+        if not self.settings.tensorboard:
             return None
         from monolith.adapters.summaries.event_files import EventFileScalarWriter
 
-        logdir = join(self.model_dir, "events").removeprefix("file://")
-        writer = EventFileScalarWriter(logdir)
+        writer = EventFileScalarWriter(self.fs, join(self.model_dir, "events"))
         return SummaryHook(
-            writer, self._clock, every_steps=self.settings.log_every_steps
+            writer, self._clock, every_steps=self.settings.summary_every_steps
         )
 
     # ------------------------------------------------------------------ eval

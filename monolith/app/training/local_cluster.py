@@ -362,6 +362,7 @@ class LocalCluster:
             for hook in hooks:
                 hook.after_compute(step, result)
 
+        source: Iterator[Batch] | None = None
         try:
             source = batches(index, self.num_workers)
             while not self._stopping.is_set():
@@ -401,3 +402,6 @@ class LocalCluster:
             logger.error("worker failed index=%d error=%s", index, exc)
         finally:
             self.stop_worker(index)
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()

@@ -77,6 +77,7 @@ def train_settings(runner: RunnerConfig) -> TrainSettings:
         max_to_keep=runner.max_to_keep,
         log_every_steps=runner.log_step_count_steps,
         tensorboard=runner.save_summary_steps > 0,
+        summary_every_steps=max(1, runner.save_summary_steps),
         max_pending_secs=runner.max_pending_seconds_for_barrier,
     )
 

@@ -1,0 +1,76 @@
+"""``monolith train``: train a task on a data pattern into a model directory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from monolith.app.config_loader import config_options, load_run_config
+from monolith.domain.errors import UsageError
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("train")
+@click.option("--task", help="Dotted task name, e.g. examples.ctr.DeepFM.")
+@click.option("--backend", type=click.Choice(["torch", "tf"]), help="Dense tower.")
+@click.option("--data", help="Training input: paths or globs, comma-separated.")
+@click.option("--model-dir", help="Checkpoints go here; an existing one resumes.")
+@click.option("--steps", type=int, help="Train until this global step.")
+@click.option("--batch-size", type=int, help="Examples per batch.")
+@click.option("--save-steps", type=int, help="Save a checkpoint every K steps.")
+@click.option("--max-to-keep", type=int, help="Unprotected checkpoints kept.")
+@click.option("--num-ps", type=int, help="Parameter-store shards.")
+@click.option("--num-workers", type=int, help="Worker threads.")
+@config_options
+def train_command(
+    task: str | None,
+    backend: str | None,
+    data: str | None,
+    model_dir: str | None,
+    steps: int | None,
+    batch_size: int | None,
+    save_steps: int | None,
+    max_to_keep: int | None,
+    num_ps: int | None,
+    num_workers: int | None,
+    config_file: Path | None,
+    sets: tuple[str, ...],
+) -> None:
+    """Train TASK on DATA into MODEL_DIR, resuming from its newest checkpoint.
+
+    --steps counts global steps, so rerunning the same command after a crash
+    trains only the steps that are left. Without --steps, training runs
+    `epochs` passes over the data.
+    """
+    from monolith.app.training.session import train_from_config
+
+    run = load_run_config(
+        config_file,
+        sets,
+        flags={
+            "task": task,
+            "backend": backend,
+            "data": data,
+            "model_dir": model_dir,
+            "steps": steps,
+            "batch_size": batch_size,
+            "save_checkpoints_steps": save_steps,
+            "max_to_keep": max_to_keep,
+            "num_ps": num_ps,
+            "num_workers": num_workers,
+        },
+    )
+    runner = run.to_runner_config()
+    if runner.data is None:
+        raise UsageError("no training data given: pass --data PATTERN")
+    report = train_from_config(runner, epochs_set="epochs" in run.user_overrides())
+    click.echo(
+        f"trained step={report.outcome.last_step} "
+        f"from_step={report.outcome.start_step} "
+        f"examples={report.outcome.examples} model_dir={runner.model_dir}"
+    )
+    if report.evaluation is not None:
+        click.echo(report.evaluation.line())

@@ -1,0 +1,172 @@
+"""Use cases behind ``monolith train``, ``evaluate`` and ``predict``.
+
+Each takes the merged :class:`~monolith.domain.config.RunnerConfig`, builds
+the file system and clock through the container, and runs an estimator.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from monolith.app.container import Container
+from monolith.app.training.estimator import EvalResult
+from monolith.app.training.inputs import (
+    eval_batches,
+    features_of,
+    training_source,
+)
+from monolith.app.training.local_cluster import TrainOutcome
+from monolith.app.training.runtime import (
+    estimator_for_training,
+    estimator_from_checkpoint,
+)
+from monolith.app.training.step import FidTransform
+from monolith.domain.config import RunnerConfig
+from monolith.domain.errors import UsageError
+from monolith.ports.clock import Clock
+from monolith.ports.storage import FileSystem
+
+logger = logging.getLogger(__name__)
+
+Float32Array = npt.NDArray[np.float32]
+
+
+@attrs.frozen
+class TrainReport:
+    """What a training run did, and the evaluation after it (with eval_data)."""
+
+    outcome: TrainOutcome
+    evaluation: EvalResult | None
+
+
+def adapters(runner: RunnerConfig) -> tuple[FileSystem, Clock]:
+    """The file system and clock the config selects."""
+    container = Container.from_config(runner)
+    fs: FileSystem = container.storage()
+    clock: Clock = container.clock()
+    return fs, clock
+
+
+def train_from_config(
+    runner: RunnerConfig,
+    *,
+    epochs_set: bool = False,
+    fs: FileSystem | None = None,
+    clock: Clock | None = None,
+    task_options: Mapping[str, Any] | None = None,
+    fid_transform: FidTransform | None = None,
+) -> TrainReport:
+    """Train ``runner.task`` on ``runner.data`` into ``runner.model_dir``.
+
+    With ``steps`` set and ``epochs`` not set by the user, the data repeats
+    until the step is reached; otherwise training stops after ``epochs``
+    passes (or at ``steps``, whichever comes first).
+
+    Raises:
+        UsageError: task, data or model_dir is missing.
+    """
+    if runner.data is None:
+        raise UsageError("no training data given: pass --data PATTERN")
+    if fs is None or clock is None:
+        default_fs, default_clock = adapters(runner)
+        fs = fs or default_fs
+        clock = clock or default_clock
+    features = features_of(fs, runner.data)
+    estimator = estimator_for_training(
+        runner,
+        fs=fs,
+        clock=clock,
+        features=features,
+        task_options=task_options,
+        fid_transform=fid_transform,
+    )
+    epochs = None if runner.steps is not None and not epochs_set else runner.epochs
+    source = training_source(
+        fs,
+        runner.data,
+        features,
+        batch_size=runner.batch_size,
+        epochs=epochs,
+        seed=runner.seed,
+    )
+    try:
+        outcome = estimator.train(source, max_steps=runner.steps)
+        evaluation = None
+        if runner.eval_data is not None:
+            evaluation = estimator.evaluate(
+                eval_batches(fs, runner.eval_data, features, runner.batch_size)
+            )
+    finally:
+        estimator.close()
+    return TrainReport(outcome, evaluation)
+
+
+def evaluate_from_config(
+    runner: RunnerConfig,
+    *,
+    fs: FileSystem | None = None,
+    clock: Clock | None = None,
+    backend: str | None = None,
+) -> EvalResult:
+    """Evaluate the newest checkpoint of ``runner.model_dir`` on ``runner.data``.
+
+    Raises:
+        UsageError: data or model_dir is missing.
+        NoCheckpointError: the model directory holds no valid checkpoint.
+    """
+    data = runner.eval_data or runner.data
+    if data is None:
+        raise UsageError("no evaluation data given: pass --data PATTERN")
+    if runner.model_dir is None:
+        raise UsageError("no model directory given: pass --model-dir DIR")
+    if fs is None or clock is None:
+        default_fs, default_clock = adapters(runner)
+        fs = fs or default_fs
+        clock = clock or default_clock
+    estimator, _ = estimator_from_checkpoint(
+        fs, runner.model_dir, clock, backend=backend
+    )
+    try:
+        features = estimator.features or features_of(fs, data)
+        return estimator.evaluate(eval_batches(fs, data, features, runner.batch_size))
+    finally:
+        estimator.close()
+
+
+def predict_from_config(
+    runner: RunnerConfig,
+    *,
+    fs: FileSystem | None = None,
+    clock: Clock | None = None,
+    backend: str | None = None,
+) -> Float32Array:
+    """Scores of every example of ``runner.data`` with the newest checkpoint.
+
+    Raises:
+        UsageError: data or model_dir is missing.
+        NoCheckpointError: the model directory holds no valid checkpoint.
+    """
+    if runner.data is None:
+        raise UsageError("no input data given: pass --data PATTERN")
+    if runner.model_dir is None:
+        raise UsageError("no model directory given: pass --model-dir DIR")
+    if fs is None or clock is None:
+        default_fs, default_clock = adapters(runner)
+        fs = fs or default_fs
+        clock = clock or default_clock
+    estimator, _ = estimator_from_checkpoint(
+        fs, runner.model_dir, clock, backend=backend
+    )
+    try:
+        features = estimator.features or features_of(fs, runner.data)
+        return estimator.predict(
+            eval_batches(fs, runner.data, features, runner.batch_size)
+        )
+    finally:
+        estimator.close()

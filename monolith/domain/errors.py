@@ -16,13 +16,15 @@ reaches it. Where callers already catch a builtin, the class also inherits it.
     ├── CheckpointError                exit 5
     │   └── NoCheckpointError
     ├── BarrierError                   exit 6
-    │   └── BarrierAlreadyPlacedError
+    │   ├── BarrierAlreadyPlacedError
+    │   └── CoordinatorUnavailableError
     ├── DiscoveryError                 exit 7
     │   └── DiscoveryTimeoutError (TimeoutError)
     ├── ParameterStoreError            exit 8
     │   └── ShardUnavailableError
     ├── ComputeError                   exit 9
-    │   └── NonFiniteLossError
+    │   ├── NonFiniteLossError
+    │   └── CollectiveError
     ├── ExportError                    exit 10
     │   └── QuantizationError
     ├── ServingError                   exit 11
@@ -100,6 +102,10 @@ class BarrierAlreadyPlacedError(BarrierError):
     """A barrier was placed while another one was still placed."""
 
 
+class CoordinatorUnavailableError(BarrierError):
+    """The chief's coordinator did not answer within the call's deadline."""
+
+
 class DiscoveryError(MonolithError):
     """Service discovery failed or was given a bad address."""
 
@@ -128,6 +134,10 @@ class ComputeError(MonolithError):
 
 class NonFiniteLossError(ComputeError):
     """The loss became NaN or infinite."""
+
+
+class CollectiveError(ComputeError):
+    """An all-reduce across sync-training ranks failed or timed out."""
 
 
 class ExportError(MonolithError):

@@ -1,0 +1,1 @@
+"""AllReduce adapters for sync-dense training."""

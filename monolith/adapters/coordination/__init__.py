@@ -1,0 +1,1 @@
+"""Coordinator adapters: the chief's barrier and step service, and its client."""

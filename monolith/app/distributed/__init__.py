@@ -1,0 +1,1 @@
+"""Multi-process training: workers against remote parameter servers."""

@@ -11,9 +11,27 @@ import click
 
 def all_commands() -> list[click.Command]:
     """Return the top-level commands; heavy adapters load only when one runs."""
+    from monolith.app.cli.checkpoints_cmd import checkpoints_group
     from monolith.app.cli.config_cmd import config_group
+    from monolith.app.cli.data_cmd import data
+    from monolith.app.cli.datagen_cmd import datagen
+    from monolith.app.cli.dump_table_cmd import dump_table_command
+    from monolith.app.cli.evaluate_cmd import evaluate_command
     from monolith.app.cli.export_cmd import export
+    from monolith.app.cli.predict_cmd import predict_command
     from monolith.app.cli.serve_cmd import serve
+    from monolith.app.cli.train_cmd import train_command
 
-    commands: list[click.Command] = [config_group, export, serve]
+    commands: list[click.Command] = [
+        config_group,
+        datagen,
+        data,
+        train_command,
+        evaluate_command,
+        predict_command,
+        checkpoints_group,
+        dump_table_command,
+        export,
+        serve,
+    ]
     return commands

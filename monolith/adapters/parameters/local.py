@@ -13,6 +13,7 @@ import numpy.typing as npt
 from monolith.adapters.parameters.snapshot import (
     read_dense,
     read_table_parts,
+    remove_other_parts,
     save_dense,
     save_table_part,
 )
@@ -110,6 +111,14 @@ class LocalParameterStore:
                     rows += len(shard.tables[name])
             infos.append(TableInfo(name, rows, self._configs[name].dim))
         return infos
+
+    def memory_bytes(self) -> int:
+        """Bytes held by every table's index and row arrays (filters excluded)."""
+        total = 0
+        for shard in self._shards:
+            with shard.lock:
+                total += sum(t.nbytes for t in shard.tables.values())
+        return total
 
     def _config(self, table: str) -> TableConfig:
         config = self._configs.get(table)
@@ -242,9 +251,7 @@ class LocalParameterStore:
         started = time.perf_counter()
         written: list[str] = []
         for name in sorted(self._configs):
-            stale = f"{directory.rstrip('/')}/tables/{name}"
-            if fs.isdir(stale):
-                fs.rmtree(stale)
+            remove_other_parts(fs, directory, name, self._num_shards)
             for part, shard in enumerate(self._shards):
                 with shard.lock:
                     written += save_table_part(

@@ -143,6 +143,20 @@ def save_table_part(
     return written
 
 
+def remove_other_parts(fs: FileSystem, directory: str, table: str, parts: int) -> None:
+    """Delete saved parts of ``table`` that a snapshot into ``parts`` won't replace.
+
+    Parts it will write are replaced file by file (atomically), so they stay.
+    """
+    base = _join(directory, "tables", table)
+    if not fs.isdir(base):
+        return
+    for name in fs.listdir(base):
+        match = _PART.fullmatch(name)
+        if match and (int(match.group(2)) != parts or int(match.group(1)) >= parts):
+            fs.rmtree(_join(base, name))
+
+
 def saved_parts(fs: FileSystem, directory: str, table: str) -> list[str]:
     """The part directories of ``table``, checked to be one complete set.
 

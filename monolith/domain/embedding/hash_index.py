@@ -4,10 +4,12 @@ The index maps every distinct key to its own row (collisionless: two keys never
 share a row). Rows are numbered ``0..n-1`` in insertion order and never change,
 so value arrays kept beside the index never move when the index grows.
 
-Layout: ``slots`` is a ``[2**bits, 2]`` int64 array; a slot holds ``(key, row)``
-or ``(0, -1)`` when empty, so one cache line answers "is this my key, and
-where is its row". A key's home slot is a Fibonacci (multiplicative) hash of
-its 64 bits; collisions probe linearly. Every operation is vectorised over a
+Layout: ``slots`` is a ``[2**bits, 2]`` int64 array; a slot holds
+``(key, row + 1)``, or ``(0, 0)`` when empty, so one cache line answers "is
+this my key, and where is its row", and a new slot array is plain zeroed
+memory (``calloc``: no fill pass, pages appear on first touch). A key's home
+slot is a Fibonacci (multiplicative) hash of its 64 bits; collisions probe
+linearly. Every operation is vectorised over a
 batch: each probing round handles only the keys still unresolved, so a batch
 costs a few passes of numpy gathers.
 
@@ -41,9 +43,7 @@ def _bits_for(rows: int) -> int:
 
 
 def _empty_slots(bits: int) -> Int64Array:
-    slots = np.zeros((1 << bits, 2), dtype=np.int64)
-    slots[:, 1] = -1
-    return slots
+    return np.zeros((1 << bits, 2), dtype=np.int64)
 
 
 class HashIndex:
@@ -69,7 +69,7 @@ class HashIndex:
         count = slots.shape[0]
         if slots.ndim != 2 or slots.shape[1] != 2 or count & (count - 1) or count < 2:
             raise ValueError(f"slots must have shape [2**bits, 2], got {slots.shape}")
-        occupied = int(np.count_nonzero(slots[:, 1] >= 0))
+        occupied = int(np.count_nonzero(slots[:, 1] > 0))
         if occupied != size:
             raise ValueError(f"slots hold {occupied} rows, expected {size}")
         index = cls()
@@ -83,7 +83,7 @@ class HashIndex:
 
     @property
     def slots(self) -> Int64Array:
-        """The ``[2**bits, 2]`` slot array (a view; for snapshots)."""
+        """The ``[2**bits, 2]`` slot array of ``(key, row + 1)`` (a view)."""
         return self._slots
 
     @property
@@ -93,9 +93,9 @@ class HashIndex:
 
     def row_keys(self) -> Int64Array:
         """The key of each row ``0..len-1`` (a new array)."""
-        occupied = self._slots[:, 1] >= 0
+        occupied = self._slots[:, 1] > 0
         keys = np.empty(self._size, dtype=np.int64)
-        keys[self._slots[occupied, 1]] = self._slots[occupied, 0]
+        keys[self._slots[occupied, 1] - 1] = self._slots[occupied, 0]
         return keys
 
     def _home(self, keys: Int64Array) -> Int64Array:
@@ -112,10 +112,12 @@ class HashIndex:
         mask = slots.shape[0] - 1
         pos = self._home(keys)
         entries = np.take(slots, pos, axis=0)
-        hit = entries[:, 0] == keys
         rows = entries[:, 1]
+        occupied = rows > 0
+        hit = (entries[:, 0] == keys) & occupied
+        rows -= 1
         result = np.where(hit, rows, -1)
-        pending = np.flatnonzero(~hit & (rows >= 0))
+        pending = np.flatnonzero(occupied & ~hit)
         if pending.size == 0:
             return result
         pending_keys = keys[pending]
@@ -124,10 +126,11 @@ class HashIndex:
             pos += 1
             pos &= mask
             entries = np.take(slots, pos, axis=0)
-            hit = entries[:, 0] == pending_keys
             rows = entries[:, 1]
-            result[pending[hit]] = rows[hit]
-            more = ~hit & (rows >= 0)
+            occupied = rows > 0
+            hit = (entries[:, 0] == pending_keys) & occupied
+            result[pending[hit]] = rows[hit] - 1
+            more = occupied & ~hit
             pending = pending[more]
             pending_keys = pending_keys[more]
             pos = pos[more]
@@ -156,21 +159,24 @@ class HashIndex:
 
     def _grow(self) -> None:
         old = self._slots
-        occupied = old[:, 1] >= 0
+        occupied = np.flatnonzero(old[:, 1] > 0)
+        keys, rows = old[occupied, 0], old[occupied, 1] - 1
+        del old, occupied
         self._bits = _bits_for(self._size)
         self._slots = _empty_slots(self._bits)
         logger.debug(
             "hash index grew slots=%d rows=%d", self._slots.shape[0], self._size
         )
-        self._place(old[occupied, 0], old[occupied, 1])
+        self._place(keys, rows)
 
     def _place(self, keys: Int64Array, rows: Int64Array) -> None:
-        """Write ``(key, row)`` pairs into empty slots."""
+        """Write ``(key, row + 1)`` pairs into empty slots."""
         slots = self._slots
         mask = slots.shape[0] - 1
         pos = self._home(keys)
+        rows = rows + 1
         while rows.size:
-            empty = slots[pos, 1] < 0
+            empty = slots[pos, 1] == 0
             target = pos[empty]
             candidates = rows[empty]
             # Several rows may aim at one empty slot: the last write wins and

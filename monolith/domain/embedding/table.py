@@ -55,6 +55,26 @@ def _as_fids(fids: npt.ArrayLike) -> Int64Array:
     return array
 
 
+def _rows_view(array: npt.NDArray[np.generic]) -> npt.NDArray[np.void]:
+    """A C-contiguous 2-D array seen as 1-D, one opaque element per row."""
+    return array.view(np.dtype((np.void, array.shape[1] * array.itemsize))).reshape(-1)
+
+
+def _gather(array: npt.NDArray[np.float32], rows: Int64Array) -> Float32Array:
+    """``array[rows]``; ``np.take`` is several times faster than fancy indexing."""
+    return np.take(array, rows, axis=0)
+
+
+def _scatter(
+    array: npt.NDArray[np.float32], rows: Int64Array, block: npt.ArrayLike
+) -> None:
+    """``array[rows] = block`` for distinct rows, copying whole rows at once."""
+    if array.shape[1] == 0:
+        return
+    data = np.ascontiguousarray(block, dtype=array.dtype)
+    np.put(_rows_view(array), rows, _rows_view(data))
+
+
 def _as_stamp(timestamp: float) -> np.uint32:
     return np.uint32(min(max(int(timestamp), 0), 0xFFFFFFFF))
 
@@ -143,13 +163,13 @@ class EmbeddingTable:
         if rows.shape[0] == 0:
             return
         unique_rows, summed = _sum_by_row(rows, values)
-        weights = self._values[unique_rows]
-        state = self._state[unique_rows]
+        weights = _gather(self._values, unique_rows)
+        state = _gather(self._state, unique_rows)
         self.optimizer.update(weights, state, summed, step)
-        self._values[unique_rows] = weights
-        self._state[unique_rows] = state
-        self._stamps[unique_rows] = _as_stamp(timestamp)
-        self._versions[unique_rows] = np.uint32(version)
+        _scatter(self._values, unique_rows, weights)
+        _scatter(self._state, unique_rows, state)
+        np.put(self._stamps, unique_rows, _as_stamp(timestamp))
+        np.put(self._versions, unique_rows, np.uint32(version))
 
     def assign(
         self,
@@ -171,9 +191,13 @@ class EmbeddingTable:
                 f"{(keys.shape[0], self.width)}, got {values.shape}"
             )
         index = self._rows_inserting(keys)
-        self._values[index] = values
-        self._stamps[index] = _as_stamp(timestamp)
-        self._versions[index] = np.uint32(version)
+        if has_duplicates(index):
+            # Keep the last row given for a fid, as fancy assignment does.
+            self._values[index] = values
+        else:
+            _scatter(self._values, index, values)
+        np.put(self._stamps, index, _as_stamp(timestamp))
+        np.put(self._versions, index, np.uint32(version))
 
     def _admit(
         self, keys: Int64Array, values: Float32Array
@@ -192,16 +216,22 @@ class EmbeddingTable:
             rows[missing] = self._insert_missing(keys[missing])
         return rows, keys, values
 
-    def _rows_inserting(self, keys: Int64Array) -> Int64Array:
+    def _rows_inserting(self, keys: Int64Array, distinct: bool = False) -> Int64Array:
         rows = self._index.find(keys)
         missing = rows < 0
         if missing.any():
-            rows[missing] = self._insert_missing(keys[missing])
+            rows[missing] = self._insert_missing(keys[missing], distinct)
         return rows
 
-    def _insert_missing(self, keys: Int64Array) -> Int64Array:
-        """Rows for absent ``keys`` (duplicates allowed), inserting each once."""
-        new_keys, inverse = np.unique(keys, return_inverse=True)
+    def _insert_missing(self, keys: Int64Array, distinct: bool = False) -> Int64Array:
+        """Rows for absent ``keys``, inserting each once.
+
+        ``distinct`` says the caller knows ``keys`` has no duplicates.
+        """
+        if distinct:
+            new_keys, inverse = keys, np.arange(keys.shape[0])
+        else:
+            new_keys, inverse = np.unique(keys, return_inverse=True)
         first = len(self._index)
         self._reserve(first + new_keys.shape[0])
         new_rows = self._index.insert_new(new_keys)
@@ -234,6 +264,25 @@ class EmbeddingTable:
         keys = self._index.row_keys()[picked]
         return keys, self._values[picked]
 
+    def _unexpired(self) -> Int64Array | None:
+        """Rows to keep at save time, or None when every row is kept."""
+        size = len(self._index)
+        if not size:
+            return None
+        stamps = self._stamps[:size]
+        horizon = self.config.expire_days * SECONDS_PER_DAY
+        newest = float(stamps.max())
+        if newest - float(stamps.min()) < horizon:
+            return None
+        keep = np.flatnonzero(newest - stamps.astype(np.float64) < horizon)
+        logger.info(
+            "expired rows dropped table=%s dropped=%d kept=%d",
+            self.config.name,
+            size - keep.size,
+            keep.size,
+        )
+        return keep
+
     def export(self, drop_expired: bool = True) -> TableArrays:
         """Copies of every row, minus expired ones when ``drop_expired``.
 
@@ -242,26 +291,19 @@ class EmbeddingTable:
         """
         size = len(self._index)
         keys = self._index.row_keys()
-        stamps = self._stamps[:size]
-        if drop_expired and size:
-            horizon = self.config.expire_days * SECONDS_PER_DAY
-            age = float(stamps.max()) - stamps.astype(np.float64)
-            keep = np.flatnonzero(age < horizon)
-            if keep.size < size:
-                logger.info(
-                    "expired rows dropped table=%s dropped=%d kept=%d",
-                    self.config.name,
-                    size - keep.size,
-                    keep.size,
-                )
-                return TableArrays(
-                    keys[keep],
-                    self._values[keep],
-                    self._state[keep],
-                    stamps[keep],
-                )
+        keep = self._unexpired() if drop_expired else None
+        if keep is not None:
+            return TableArrays(
+                keys[keep],
+                self._values[keep],
+                self._state[keep],
+                self._stamps[keep],
+            )
         return TableArrays(
-            keys, self._values[:size].copy(), self._state[:size].copy(), stamps.copy()
+            keys,
+            self._values[:size].copy(),
+            self._state[:size].copy(),
+            self._stamps[:size].copy(),
         )
 
     def snapshot_arrays(self) -> tuple[TableArrays, Int64Array | None]:
@@ -272,11 +314,10 @@ class EmbeddingTable:
         before the next update.
         """
         size = len(self._index)
-        exported = self.export(drop_expired=True)
-        if exported.keys.shape[0] < size:
-            return exported, None
+        if self._unexpired() is not None:
+            return self.export(drop_expired=True), None
         views = TableArrays(
-            exported.keys,
+            self._index.row_keys(),
             self._values[:size],
             self._state[:size],
             self._stamps[:size],
@@ -327,27 +368,62 @@ class EmbeddingTable:
                 )
 
     def load(self, arrays: TableArrays, version: int = 0) -> None:
-        """Insert or overwrite rows from ``arrays`` (restore), state included."""
+        """Insert or overwrite rows from ``arrays`` (restore), state included.
+
+        The keys of ``arrays`` must be distinct (as :meth:`export` writes them).
+        """
         keys = _as_fids(arrays.keys)
         self._check_shapes(arrays, keys.shape[0])
-        rows = self._rows_inserting(keys)
-        self._values[rows] = arrays.values
-        self._state[rows] = arrays.state
-        self._stamps[rows] = arrays.timestamps
-        self._versions[rows] = np.uint32(version)
+        rows = self._rows_inserting(keys, distinct=True)
+        _scatter(self._values, rows, arrays.values)
+        _scatter(self._state, rows, arrays.state)
+        np.put(self._stamps, rows, arrays.timestamps)
+        np.put(self._versions, rows, np.uint32(version))
+
+
+_SALTS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
+
+
+def has_duplicates(values: Int64Array) -> bool:
+    """Whether ``values`` holds some value twice, in O(n) (no sort).
+
+    Each round scatters positions into a scratch table of twice the size by a
+    hash of the value; a position whose slot was taken by an equal value is a
+    duplicate; one whose slot went to a different value tries again in the
+    next round with another hash. Equal values always share a slot, so a
+    duplicate either shows up or both copies go on together. After a few
+    rounds the leftovers (if any) are settled by a sort.
+    """
+    count = values.shape[0]
+    if count < 2:
+        return False
+    bits = max(int(count - 1).bit_length() + 1, 4)
+    scratch = np.empty(1 << bits, dtype=np.int64)
+    candidates = np.arange(count)
+    shift = np.uint64(64 - bits)
+    for salt in _SALTS:
+        slot = ((values[candidates].view(np.uint64) * np.uint64(salt)) >> shift).view(
+            np.int64
+        )
+        scratch[slot] = candidates
+        winner = scratch[slot]
+        lost = winner != candidates
+        if not lost.any():
+            return False
+        if (values[winner[lost]] == values[candidates[lost]]).any():
+            return True
+        candidates = candidates[lost]
+    rest = np.sort(values[candidates])
+    return bool((rest[1:] == rest[:-1]).any())
 
 
 def _sum_by_row(
     rows: Int64Array, grads: Float32Array
 ) -> tuple[Int64Array, Float32Array]:
-    """Distinct rows in ascending order with the sum of their gradients."""
-    order = np.argsort(rows, kind="stable")
+    """Distinct rows with the sum of their gradients (input order if distinct)."""
+    if not has_duplicates(rows):
+        return rows, grads
+    order = np.argsort(rows)
     ordered = rows[order]
-    if ordered.shape[0] > 1:
-        boundary = ordered[1:] != ordered[:-1]
-    else:
-        boundary = np.ones(0, dtype=bool)
-    if boundary.all():
-        return ordered, grads[order]
-    starts = np.concatenate(([0], np.flatnonzero(boundary) + 1))
+    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
     return ordered[starts], np.add.reduceat(grads[order], starts, axis=0)

@@ -25,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 import numpy as np
@@ -39,6 +40,8 @@ from monolith.ports.storage import FileSystem
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "CHECKSUMS.json"
+IO_THREADS = 4
+"""Files of one part written or read at once (numpy, CRC and I/O drop the GIL)."""
 FORMAT_VERSION = 1
 _PART = re.compile(r"part-(\d{5})-of-(\d{5})")
 
@@ -114,10 +117,12 @@ def save_table_part(
         files["index"] = index
     if table.occurrence_filter is not None:
         files["filter"] = table.occurrence_filter.packed
-    records = {
-        name: write_npy(fs, _join(base, f"{name}.npy"), array)
-        for name, array in files.items()
-    }
+    with ThreadPoolExecutor(IO_THREADS, thread_name_prefix="snapshot") as pool:
+        futures = {
+            name: pool.submit(write_npy, fs, _join(base, f"{name}.npy"), array)
+            for name, array in files.items()
+        }
+        records = {name: future.result() for name, future in futures.items()}
     meta: dict[str, object] = {
         "table": table.config.name,
         "dim": table.config.dim,
@@ -211,10 +216,14 @@ def read_table_parts(
         entries = meta.get("files")
         if not isinstance(entries, dict):
             raise ParameterStoreError(f"{base}/{CHECKSUMS} lists no files")
-        arrays = {
-            name: read_npy(fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry))
-            for name, entry in entries.items()
-        }
+        with ThreadPoolExecutor(IO_THREADS, thread_name_prefix="restore") as pool:
+            futures = {
+                name: pool.submit(
+                    read_npy, fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry)
+                )
+                for name, entry in entries.items()
+            }
+            arrays = {name: future.result() for name, future in futures.items()}
         for name in ("keys", "values", "state", "timestamps"):
             if name not in arrays:
                 raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")

@@ -130,7 +130,8 @@ class _Closing(io.RawIOBase):
         return self._inner.write(data)
 
     def flush(self) -> None:
-        self._inner.flush()
+        if not self._inner.closed and self._inner.writable():
+            self._inner.flush()
 
     def close(self) -> None:
         if not self.closed:

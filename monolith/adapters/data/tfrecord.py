@@ -211,6 +211,8 @@ class TFRecordReader:
         unpack_u32 = _U32.unpack_from
         stats = self.stats
         while True:
+            if len(cur.buf) - cur.pos < _CHUNK // 2 and not cur.eof:
+                cur.ensure(_CHUNK)
             out: list[bytes] = []
             buf, pos, end_buf = cur.buf, cur.pos, len(cur.buf)
             while True:

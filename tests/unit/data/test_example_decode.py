@@ -107,7 +107,8 @@ def test_a_dense_feature_with_two_values_is_bad() -> None:
     result = ExampleDecoder(SPEC).decode([wrong])
 
     assert result.bad[0][1] == (
-        "feature 'price' is a float_list of 2 values, expected a float_list with one value"
+        "feature 'price' is a float_list of 2 values, "
+        "expected a float_list with one value"
     )
     _assert_same(result, decode_reference([wrong], SPEC))
 

@@ -13,7 +13,8 @@ from monolith.domain.embedding.config import (
     TableConfig,
 )
 from monolith.domain.embedding.hash_index import HashIndex
-from monolith.domain.embedding.table import EmbeddingTable
+from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
+from monolith.domain.embedding.table import EmbeddingTable, has_duplicates
 from monolith.domain.errors import UsageError
 
 pytestmark = pytest.mark.unit
@@ -233,3 +234,21 @@ def test_distributed_hash_table_scenario_with_sgd_lr_one() -> None:
 
     assert first == [-2.0, -2.0]
     assert fresh.lookup(np.array([0, 3, 0, 1]))[:, 0].tolist() == [-4, -2, -4, -2]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**40), max_size=400))
+def test_duplicate_check_agrees_with_a_set(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+
+    assert has_duplicates(array) == (len(set(values)) < len(values))
+
+
+def test_filter_merge_keeps_the_larger_count() -> None:
+    first, second = OccurrenceFilter(5, 1 << 10), OccurrenceFilter(5, 1 << 10)
+    first.admit(np.array([1, 1, 1, 2]))
+    second.admit(np.array([2, 2, 2, 2, 3]))
+
+    first.merge(second.packed)
+
+    assert first.counts(np.array([1, 2, 3, 4])).tolist() == [3, 4, 1, 0]

@@ -14,7 +14,15 @@ Semantics every adapter keeps:
       config raises ParameterStoreError.
     * ``touched_since(table, version)`` returns every fid updated after
       ``version`` with its current row, and the store's current version; a
-      caller passes that version back next time (real-time sync).
+      caller passes that version back next time (real-time sync). A version is
+      an opaque cursor: 0 means "from the beginning"; adapters may pack
+      several shard counters into it, so never do arithmetic on it.
+    * Rows are ``width = dim + has_bias`` floats; the bias, when present, is
+      column 0.
+    * Snapshots hold keys, values, optimizer state and last-update
+      timestamps as ``.npy`` files with a checksum file per shard; rows idle
+      for the table's ``expire_days`` are left out; a snapshot restores onto
+      any shard count (rows re-routed by ``fid mod num_shards``).
 
 Errors: :class:`~monolith.domain.errors.ParameterStoreError`; an unreachable
 shard raises :class:`~monolith.domain.errors.ShardUnavailableError` naming it.
@@ -65,7 +73,11 @@ class ParameterStore(Protocol):
         ...
 
     def create_tables(self, configs: Sequence[TableConfig]) -> None:
-        """Create the tables (idempotent)."""
+        """Create the tables (idempotent).
+
+        Raises:
+            ParameterStoreError: A table exists with a different config.
+        """
         ...
 
     def tables(self) -> list[TableInfo]:
@@ -73,7 +85,14 @@ class ParameterStore(Protocol):
         ...
 
     def lookup(self, table: str, fids: Int64Array) -> Float32Array:
-        """Rows ``[len(fids), width]`` in the order of ``fids``; zeros if missing."""
+        """Rows ``[len(fids), width]`` in the order of ``fids``; zeros if missing.
+
+        Never inserts. Duplicated fids get identical rows. The result is a new
+        array the caller may modify.
+
+        Raises:
+            ParameterStoreError: ``table`` does not exist.
+        """
         ...
 
     def apply_gradients(
@@ -90,36 +109,79 @@ class ParameterStore(Protocol):
             table: Table name.
             fids: ``[N]`` fids, duplicates allowed.
             grads: ``[N, width]`` gradients aligned with ``fids``.
-            step: Global step, for optimizers that use it.
-            timestamp: Seconds since the epoch, recorded as last-update time.
+            step: Global step, for optimizers that use it (Adam).
+            timestamp: Seconds since the epoch, recorded as last-update time
+                (whole seconds; expiry compares these).
+
+        New fids pass the table's occurrence filter one occurrence at a time:
+        only occurrences from the (T+1)-th sighting on contribute gradient.
+
+        Raises:
+            UsageError: ``grads`` does not have shape ``[len(fids), width]``.
+            ParameterStoreError: ``table`` does not exist.
         """
         ...
 
     def init_dense(
         self, params: Mapping[str, Float32Array], optimizer: DenseOptimizerSpec
     ) -> None:
-        """Install dense parameters and their optimizer (first call wins)."""
+        """Install dense parameters and their optimizer (first call wins).
+
+        A later call with the same names, shapes and optimizer is a no-op
+        (the values it carries are ignored).
+
+        Raises:
+            ParameterStoreError: Names, shapes or optimizer differ from the
+                installed ones.
+        """
         ...
 
     def pull_dense(self) -> dict[str, Float32Array]:
-        """Current dense parameters (copies)."""
+        """Current dense parameters (copies).
+
+        Raises:
+            ParameterStoreError: ``init_dense`` was not called.
+        """
         ...
 
     def push_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
-        """Apply one optimizer step to the dense parameters."""
+        """Apply one optimizer step (clipped by global norm) to the dense params.
+
+        ``grads`` may name a subset of the parameters.
+
+        Raises:
+            UsageError: A gradient names no parameter or has the wrong shape.
+            ParameterStoreError: ``init_dense`` was not called.
+        """
         ...
 
     def snapshot(self, directory: str) -> list[str]:
         """Write every shard (tables, optimizer state, timestamps, dense) below
-        ``directory``; return the files written. Expired rows are dropped."""
+        ``directory``; return the files written. Expired rows are dropped.
+
+        Each table shard's checksum file is written last, so a shard without
+        one is incomplete. Use a fresh directory or the same one as before.
+        """
         ...
 
     def restore(self, directory: str) -> None:
-        """Replace all state by a snapshot, resharding if it has other shards."""
+        """Replace all state by a snapshot, resharding if it has other shards.
+
+        Tables not in the snapshot become empty; dense parameters are loaded
+        when ``init_dense`` was called first.
+
+        Raises:
+            ParameterStoreError: A shard is missing, incomplete, corrupt
+                (checksum) or was saved with another width or optimizer.
+        """
         ...
 
     def touched_since(self, table: str, version: int) -> TouchedRows:
-        """Fids of ``table`` updated after ``version``, with their rows."""
+        """Fids of ``table`` updated after ``version``, with their current rows.
+
+        Each fid appears once. ``version`` 0 returns everything updated since
+        the store started (restored rows count as not updated).
+        """
         ...
 
     def close(self) -> None:

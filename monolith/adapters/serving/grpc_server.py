@@ -33,6 +33,10 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PredictionService"].full_name
 
 T = TypeVar("T")
 
+DRAIN_SETTLE_SECONDS = 0.1
+"""After the last accepted call finishes, how long refusals go on before the
+transport itself is shut down."""
+
 
 def format_address(host: str, port: int) -> str:
     """``host:port``, with IPv6 hosts in brackets."""
@@ -48,6 +52,76 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
+
+
+class _Admission(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Counts Prediction RPCs from the moment the server accepts them.
+
+    The interceptor runs when a call is matched, before it waits for a worker
+    thread, so a call queued behind busy workers already counts as in flight.
+    While draining, new calls are answered UNAVAILABLE.
+    """
+
+    def __init__(self, metrics: ServingMetrics) -> None:
+        self._metrics = metrics
+        self._lock = threading.Condition()
+        self._in_flight = 0
+        self._draining = False
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = continuation(details)
+        method = str(details.method)
+        if handler is None or not method.startswith(f"/{SERVICE_NAME}/"):
+            return handler
+        with self._lock:
+            if self._draining:
+                self._metrics.observe_request(
+                    method.rsplit("/", 1)[-1], "UNAVAILABLE", 0.0
+                )
+                return grpc.unary_unary_rpc_method_handler(_refuse_while_draining)
+            self._in_flight += 1
+        inner = handler.unary_unary
+
+        def counted(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return inner(request, context)
+            finally:
+                self._done()
+
+        return grpc.unary_unary_rpc_method_handler(
+            counted,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._lock.notify_all()
+
+    def drain(self, timeout: float) -> int:
+        """Refuse new calls; wait up to ``timeout`` for accepted ones; return those left.
+
+        Once none run, it waits :data:`DRAIN_SETTLE_SECONDS` more (within
+        ``timeout``) so calls already on the wire are matched and refused with
+        UNAVAILABLE instead of being cancelled by the transport shutdown.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._draining = True
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+        settle = min(DRAIN_SETTLE_SECONDS, deadline - time.monotonic())
+        if settle > 0:
+            time.sleep(settle)
+        with self._lock:
+            return self._in_flight
+
+
+def _refuse_while_draining(request: bytes, context: grpc.ServicerContext) -> bytes:
+    context.set_code(grpc.StatusCode.UNAVAILABLE)
+    context.set_details("server is shutting down; retry on another replica")
+    return b""
 
 
 class _Servicer(pb_grpc.PredictionServiceServicer):
@@ -138,10 +212,12 @@ class GrpcPredictionServer:
         extra_handlers: Sequence[grpc.GenericRpcHandler] = (),
     ) -> None:
         self._settings = settings
+        self._admission = _Admission(metrics)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(
                 max_workers=settings.workers, thread_name_prefix="monolith-serve"
             ),
+            interceptors=(self._admission,),
             options=channel_options(settings.max_message_bytes),
         )
         pb_grpc.add_PredictionServiceServicer_to_server(  # type: ignore[no-untyped-call]
@@ -206,12 +282,25 @@ class GrpcPredictionServer:
         self._health.set("", status)
 
     def stop(self, grace: float) -> None:
-        """Refuse new RPCs, let in-flight ones finish within ``grace``, then stop."""
+        """Refuse new RPCs, let in-flight ones finish within ``grace``, then stop.
+
+        New Prediction RPCs get UNAVAILABLE at once; the server itself is shut
+        down once the running ones are done (or ``grace`` has passed), so no
+        accepted call is cut off while it runs.
+        """
         self._health.enter_graceful_shutdown()
-        done = self._server.stop(grace)
-        done.wait(grace + 5.0)
+        started = time.monotonic()
+        left = self._admission.drain(grace)
+        remaining = max(grace - (time.monotonic() - started), 0.0)
+        done = self._server.stop(remaining)
+        done.wait(remaining + 5.0)
         self._stopped.set()
-        logger.info("grpc server stopped address=%s grace=%.1f", self.address, grace)
+        logger.info(
+            "grpc server stopped address=%s grace=%.1f aborted=%d",
+            self.address,
+            grace,
+            left,
+        )
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` finished; False on timeout."""

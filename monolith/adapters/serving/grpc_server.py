@@ -101,7 +101,7 @@ class _Admission(grpc.ServerInterceptor):  # type: ignore[misc]
                 self._lock.notify_all()
 
     def drain(self, timeout: float) -> int:
-        """Refuse new calls; wait up to ``timeout`` for accepted ones; return those left.
+        """Refuse new calls, wait up to ``timeout`` for accepted ones, return the rest.
 
         Once none run, it waits :data:`DRAIN_SETTLE_SECONDS` more (within
         ``timeout``) so calls already on the wire are matched and refused with

@@ -10,6 +10,9 @@ any other backend failure raises :class:`~monolith.domain.errors.StorageError`
 
 Thread-safety: every method may be called from several threads at once; a
 returned file object belongs to the caller's thread and must be closed.
+
+Conformance: :class:`monolith.testing.contracts.storage.StorageContract` is
+the executable form of this contract; every adapter passes it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ class FileSystem(Protocol):
         """Open ``path``; ``wb`` truncates or creates, ``ab`` appends or creates.
 
         Parent directories are created for ``wb`` and ``ab``. Reading a missing
-        file raises NotFoundError.
+        file raises NotFoundError; opening a directory raises StorageError.
+        Written bytes are visible to readers at the latest when the file is
+        closed (local and in-memory stores show them as they are written).
+        The caller closes the returned object.
         """
         ...
 
@@ -39,6 +45,9 @@ class FileSystem(Protocol):
         flushed, fsynced and renamed over ``path``. On an exception the
         temporary file is removed and ``path`` is untouched. A concurrent
         reader sees either the old content or the new, never a partial file.
+        (On WebHDFS, whose rename cannot replace, the target is deleted just
+        before the rename, so a reader may briefly get NotFoundError.) The
+        temporary name starts with ``.``, so globs do not match it.
         """
         ...
 
@@ -53,35 +62,60 @@ class FileSystem(Protocol):
     def glob(self, pattern: str) -> list[str]:
         """Paths matching a shell pattern (``*``, ``?``, ``[...]``), sorted.
 
-        Returned paths are in the same URI form as ``pattern``. No match
+        Wildcards never cross ``/`` and never match a leading ``.`` (as in
+        Python's :mod:`glob`). Returned paths are in the same URI form as
+        ``pattern``, sorted as strings. No match, or a missing directory,
         returns an empty list.
         """
         ...
 
     def listdir(self, path: str) -> list[str]:
-        """Names (not paths) of the entries of directory ``path``, sorted."""
+        """Names (not paths) of the entries of directory ``path``, sorted.
+
+        A missing path raises NotFoundError; a file raises StorageError.
+        """
         ...
 
     def makedirs(self, path: str) -> None:
-        """Create ``path`` and its parents; an existing directory is fine."""
+        """Create ``path`` and its parents; an existing directory is fine.
+
+        An existing file at ``path`` raises StorageError.
+        """
         ...
 
     def remove(self, path: str) -> None:
-        """Delete the file at ``path``; a missing file raises NotFoundError."""
+        """Delete the file at ``path``; a missing file raises NotFoundError.
+
+        A directory raises StorageError (use :meth:`rmtree`).
+        """
         ...
 
     def rmtree(self, path: str) -> None:
-        """Delete the directory ``path`` and everything below it."""
+        """Delete the directory ``path`` and everything below it.
+
+        A missing path raises NotFoundError; a file raises StorageError.
+        """
         ...
 
     def rename(self, src: str, dst: str) -> None:
-        """Move ``src`` to ``dst``, replacing an existing file at ``dst``."""
+        """Move ``src`` to ``dst``, replacing an existing file at ``dst``.
+
+        Parents of ``dst`` are created. A missing ``src`` raises
+        NotFoundError; a directory at ``dst`` raises StorageError.
+        """
         ...
 
     def size(self, path: str) -> int:
-        """Size in bytes of the file at ``path``."""
+        """Size in bytes of the file at ``path``.
+
+        A missing path raises NotFoundError; a directory raises StorageError.
+        """
         ...
 
     def walk_files(self, path: str) -> Iterator[str]:
-        """Every file below directory ``path``, recursively, in sorted order."""
+        """Every file below directory ``path``, recursively, in sorted order.
+
+        Paths come back in the URI form of ``path``; a missing directory
+        raises NotFoundError.
+        """
         ...

@@ -309,6 +309,32 @@ class StorageContract:
         with pytest.raises(StorageError):
             fs.listdir(f"{root}/file")
 
+    def test_files_and_directories_are_not_interchangeable(
+        self, fs: FileSystem, root: str
+    ) -> None:
+        _write(fs, f"{root}/d/file", b"x")
+
+        with pytest.raises(StorageError):
+            fs.open(f"{root}/d", "rb")
+        with pytest.raises(StorageError):
+            fs.remove(f"{root}/d")
+        with pytest.raises(StorageError):
+            fs.makedirs(f"{root}/d/file")
+        with pytest.raises(StorageError):
+            fs.rmtree(f"{root}/d/file")
+        with pytest.raises(StorageError):
+            fs.size(f"{root}/d")
+        assert _read(fs, f"{root}/d/file") == b"x"
+
+    def test_temporary_files_of_atomic_writes_are_hidden_from_globs(
+        self, fs: FileSystem, root: str
+    ) -> None:
+        with fs.atomic_write(f"{root}/h/out") as handle:
+            handle.write(b"partial")
+            assert fs.glob(f"{root}/h/*") == []
+
+        assert fs.glob(f"{root}/h/*") == [f"{root}/h/out"]
+
     @pytest.mark.slow
     def test_a_file_larger_than_64_mib_streams_through(
         self, fs: FileSystem, root: str

@@ -76,7 +76,7 @@ class ExampleDecoder:
         if records:
             try:
                 result = self._fast(records)
-            except Irregular as why:
+            except (Irregular, IndexError) as why:
                 logger.debug("fast decode fell back reason=%s", why)
             else:
                 self.fast_batches += 1

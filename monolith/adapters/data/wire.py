@@ -79,16 +79,18 @@ def decode_at(w: U64, pos: I64) -> tuple[U64, I64]:
     return values, nbytes
 
 
-def varint(buf: U8, w: U64, pos: I64, total: int) -> tuple[I64, I64]:
-    """One varint at each position: (values as int64, byte counts)."""
+def varint(buf: U8, w: U64, pos: I64, total: int) -> tuple[I64, I64 | int]:
+    """One varint at each position: (values as int64, byte counts).
+
+    The byte count is the plain int 1 when every varint is one byte (the
+    common case for lengths), which saves array work in the callers.
+    Positions must lie inside ``buf`` (the caller checks ranges afterwards).
+    """
     if pos.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    if int(pos.max()) >= total:
-        raise Irregular("varint starts past the end")
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     first = buf[pos]
     if int(first.max()) < 0x80:
-        return first.astype(np.int64), np.ones(pos.size, dtype=np.int64)
+        return first.astype(np.int64), 1
     values, nbytes = decode_at(w, pos)
     if int((pos + nbytes).max()) > total:
         raise Irregular("varint runs past the end")

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 import attrs
 import numpy as np
 
+from monolith.app.training.hooks import Hook, RunInfo
 from monolith.domain.errors import MonolithError, UsageError
 from monolith.domain.serving import EmbeddingDelta, TableDelta
 from monolith.ports.clock import Clock
@@ -262,3 +263,62 @@ def grpc_client(address: str) -> PredictionClient:
     from monolith.adapters.serving.grpc_client import GrpcPredictionClient
 
     return GrpcPredictionClient(address)
+
+
+@attrs.frozen
+class RealtimeOptions:
+    """``monolith train --realtime --serving HOST:PORT[,...] --sync-interval S``."""
+
+    serving: tuple[str, ...]
+    sync_interval: float = DEFAULT_SYNC_INTERVAL
+    timeout: float = 3.0
+
+
+class RealtimeSyncHook(Hook):
+    """Runs :class:`RealtimeSync` for the length of a training run.
+
+    Chief only: one sync per job. ``store`` is called at ``begin`` (the
+    training cluster exists by then) and returns the job's parameter store.
+    """
+
+    chief_only = True
+
+    def __init__(
+        self,
+        options: RealtimeOptions,
+        store: Callable[[], ParameterStore],
+        tables: Sequence[str],
+        clock: Clock,
+        make_client: Callable[[str], PredictionClient] = grpc_client,
+    ) -> None:
+        self._options = options
+        self._store = store
+        self._tables = tuple(tables)
+        self._clock = clock
+        self._make_client = make_client
+        self.sync: RealtimeSync | None = None
+        self._targets: StaticTargets | None = None
+
+    def begin(self, run: RunInfo) -> None:
+        self._targets = StaticTargets(self._options.serving, self._make_client)
+        self.sync = RealtimeSync(
+            self._store(),
+            self._tables,
+            self._targets,
+            self._clock,
+            interval=self._options.sync_interval,
+            timeout=self._options.timeout,
+        )
+        self.sync.start()
+
+    def end(self, last_step: int, *, failed: bool) -> None:
+        if self.sync is not None:
+            self.sync.stop(flush=True)
+            logger.info(
+                "realtime sync stopped source=%s rounds=%d last_step=%d",
+                self.sync.source,
+                self.sync.rounds,
+                last_step,
+            )
+        if self._targets is not None:
+            self._targets.close()

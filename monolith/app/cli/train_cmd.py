@@ -24,6 +24,24 @@ logger = logging.getLogger(__name__)
 @click.option("--max-to-keep", type=int, help="Unprotected checkpoints kept.")
 @click.option("--num-ps", type=int, help="Parameter-store shards.")
 @click.option("--num-workers", type=int, help="Worker threads.")
+@click.option(
+    "--realtime",
+    is_flag=True,
+    help="Push trained embedding rows to serving replicas while training.",
+)
+@click.option(
+    "--serving",
+    metavar="HOST:PORT[,...]",
+    help="Serving replicas for --realtime (monolith serve addresses).",
+)
+@click.option(
+    "--sync-interval",
+    type=float,
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between real-time pushes.",
+)
 @config_options
 def train_command(
     task: str | None,
@@ -36,6 +54,9 @@ def train_command(
     max_to_keep: int | None,
     num_ps: int | None,
     num_workers: int | None,
+    realtime: bool,
+    serving: str | None,
+    sync_interval: float,
     config_file: Path | None,
     sets: tuple[str, ...],
 ) -> None:
@@ -66,7 +87,20 @@ def train_command(
     runner = run.to_runner_config()
     if runner.data is None:
         raise UsageError("no training data given: pass --data PATTERN")
-    report = train_from_config(runner, epochs_set="epochs" in run.user_overrides())
+    realtime_options = None
+    if realtime or serving is not None:
+        from monolith.app.realtime import RealtimeOptions, parse_serving_addresses
+
+        if not realtime or serving is None:
+            raise UsageError("real-time training needs both --realtime and --serving")
+        realtime_options = RealtimeOptions(
+            tuple(parse_serving_addresses(serving)), sync_interval=sync_interval
+        )
+    report = train_from_config(
+        runner,
+        epochs_set="epochs" in run.user_overrides(),
+        realtime=realtime_options,
+    )
     click.echo(
         f"trained step={report.outcome.last_step} "
         f"from_step={report.outcome.start_step} "

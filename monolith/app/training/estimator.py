@@ -46,6 +46,7 @@ from monolith.domain.metrics import auc, logloss, mean_squared_error
 from monolith.domain.model_spec import ModelSpec, model_spec_to_dict
 from monolith.domain.paths import join
 from monolith.ports.clock import Clock
+from monolith.ports.parameters import ParameterStore
 from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,17 @@ class Estimator:
     def global_step(self) -> int:
         """The step of the parameters this estimator holds (0 before any)."""
         return self._step
+
+    @property
+    def store(self) -> ParameterStore:
+        """The parameter store of the running model (real-time sync reads it).
+
+        Raises:
+            UsageError: no model yet (before ``train`` starts or a restore).
+        """
+        if self._cluster is None:
+            raise UsageError("the estimator has no model yet; call train first")
+        return self._cluster.store
 
     # ------------------------------------------------------------------ model
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from monolith.app.container import Container
 from monolith.app.training.estimator import EvalResult
+from monolith.app.training.hooks import Hook
 from monolith.app.training.inputs import (
     eval_batches,
     features_of,
@@ -31,6 +32,9 @@ from monolith.domain.config import RunnerConfig
 from monolith.domain.errors import UsageError
 from monolith.ports.clock import Clock
 from monolith.ports.storage import FileSystem
+
+if TYPE_CHECKING:
+    from monolith.app.realtime import RealtimeOptions
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +65,12 @@ def train_from_config(
     clock: Clock | None = None,
     task_options: Mapping[str, Any] | None = None,
     fid_transform: FidTransform | None = None,
+    realtime: RealtimeOptions | None = None,
 ) -> TrainReport:
     """Train ``runner.task`` on ``runner.data`` into ``runner.model_dir``.
+
+    With ``realtime``, rows touched by training are pushed to the serving
+    replicas every ``realtime.sync_interval`` seconds (docs/serving.md).
 
     With ``steps`` set and ``epochs`` not set by the user, the data repeats
     until the step is reached; otherwise training stops after ``epochs``
@@ -96,7 +104,19 @@ def train_from_config(
         seed=runner.seed,
     )
     try:
-        outcome = estimator.train(source, max_steps=runner.steps)
+        hooks: list[Hook] = []
+        if realtime is not None:
+            from monolith.app.realtime import RealtimeSyncHook
+
+            hooks.append(
+                RealtimeSyncHook(
+                    realtime,
+                    lambda: estimator.store,
+                    [t.name for t in estimator.spec.tables],
+                    clock,
+                )
+            )
+        outcome = estimator.train(source, max_steps=runner.steps, hooks=hooks)
         evaluation = None
         if runner.eval_data is not None:
             evaluation = estimator.evaluate(

@@ -7,8 +7,8 @@ The chief worker hosts a coordinator; the other workers call it over RPC
   decision 9): the chief places, workers block, the chief removes;
 * the global step: each worker claims the next step before running it, so
   ``max_steps`` counts steps of all workers together, as in one process; no
-  step is granted while a barrier is placed, after ``max_steps`` or once the
-  chief finished;
+  step is granted before the chief restored, while a barrier is placed, after
+  ``max_steps`` or once the chief finished;
 * liveness: every call is a heartbeat, and a worker silent for longer than
   the liveness limit leaves (so a worker killed with ``kill -9`` stops
   holding barriers up);
@@ -111,10 +111,12 @@ class Coordination:
     def claim(self, index: int, now: float) -> tuple[Coordination, CoordView]:
         """Worker ``index`` (0 for the chief) asks for the next global step.
 
-        A worker that is not running (it left or was expired) joins again.
+        No step is granted before the chief marked its restore. A worker that
+        is not running (it left or was expired) joins again.
         """
         state = self if index == 0 else self._touch(index, now)
-        if state.finished or state.barrier.placed or state._at_max():
+        blocked = state.barrier.placed or not state.restored
+        if state.finished or blocked or state._at_max():
             return state, state.view()
         granted = state.global_step + 1
         state = attrs.evolve(state, global_step=granted)

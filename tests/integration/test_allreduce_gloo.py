@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tests.integration.zk_fixtures import free_port
+from tests.integration.dist_support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
 

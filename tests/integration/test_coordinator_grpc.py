@@ -11,7 +11,7 @@ from monolith.adapters.clock.system import SystemClock
 from monolith.adapters.coordination.grpc_client import GrpcCoordinatorClient
 from monolith.adapters.coordination.grpc_server import CoordinatorServer
 from monolith.domain.errors import BarrierError, CoordinatorUnavailableError
-from tests.integration.zk_fixtures import free_port
+from tests.integration.dist_support import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -22,6 +22,7 @@ def chief() -> Iterator[CoordinatorServer]:
         3, SystemClock(), max_steps=100, max_pending_secs=5.0, liveness_secs=1.0
     )
     server.start()
+    server.mark_restored(0)
     yield server
     server.stop(0)
 

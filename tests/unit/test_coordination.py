@@ -11,7 +11,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_claims_grant_consecutive_global_steps_across_workers() -> None:
-    state = Coordination.new(3).join(1, 0.0).join(2, 0.0)
+    state = Coordination.new(3).join(1, 0.0).join(2, 0.0).mark_restored(0)
 
     state, first = state.claim(1, 1.0)
     state, second = state.claim(0, 1.0)
@@ -22,7 +22,7 @@ def test_claims_grant_consecutive_global_steps_across_workers() -> None:
 
 
 def test_no_step_is_granted_past_max_steps() -> None:
-    state = Coordination.new(2, start_step=4, max_steps=5).join(1, 0.0)
+    state = Coordination.new(2, start_step=4, max_steps=5).join(1, 0.0).mark_restored(0)
 
     state, granted = state.claim(1, 0.0)
     state, refused = state.claim(1, 0.0)
@@ -54,7 +54,8 @@ def test_the_chief_proceeds_once_every_running_worker_blocked() -> None:
 
 
 def test_a_released_epoch_reads_released_and_steps_resume() -> None:
-    state = Coordination.new(2).join(1, 0.0).place("save", 0.0, 30.0)
+    state = Coordination.new(2).join(1, 0.0).mark_restored(0)
+    state = state.place("save", 0.0, 30.0)
     state, blocked = state.block(1, 1, 0.1)
 
     state = state.remove()
@@ -78,7 +79,7 @@ def test_a_silent_worker_expires_and_stops_holding_the_barrier() -> None:
 
 
 def test_a_worker_that_calls_after_expiring_rejoins() -> None:
-    state = Coordination.new(2).join(1, 0.0)
+    state = Coordination.new(2).join(1, 0.0).mark_restored(0)
     state, _ = state.expire(now=100.0, limit=10.0)
 
     state, view = state.claim(1, 100.5)
@@ -95,6 +96,16 @@ def test_marking_the_restore_moves_the_global_step_to_the_restored_step() -> Non
 
     assert view.restored and view.restored_step == 40
     assert view.claimed_step == 41
+
+
+def test_no_step_is_granted_before_the_chief_restored() -> None:
+    state = Coordination.new(2).join(1, 0.0)
+
+    state, early = state.claim(1, 0.1)
+    state, late = state.mark_restored(0).claim(1, 0.2)
+
+    assert early.claimed_step == 0 and not early.restored
+    assert late.claimed_step == 1 and late.restored
 
 
 def test_after_finish_no_step_is_granted_and_late_workers_do_not_join() -> None:

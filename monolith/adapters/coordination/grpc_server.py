@@ -105,6 +105,12 @@ class CoordinatorServer:
         with self._cond:
             return self._expired()
 
+    @property
+    def global_step(self) -> int:
+        """The highest global step granted so far."""
+        with self._cond:
+            return self._state.global_step
+
     def _expired(self) -> Coordination:
         """Expire silent workers; call with the lock held."""
         state, gone = self._state.expire(self._clock.monotonic(), self._liveness_secs)

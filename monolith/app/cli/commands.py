@@ -21,12 +21,14 @@ def all_commands() -> list[click.Command]:
     from monolith.app.cli.predict_cmd import predict_command
     from monolith.app.cli.serve_cmd import serve
     from monolith.app.cli.train_cmd import train_command
+    from monolith.app.cli.worker_cmd import worker_command
 
     commands: list[click.Command] = [
         config_group,
         datagen,
         data,
         train_command,
+        worker_command,
         evaluate_command,
         predict_command,
         checkpoints_group,

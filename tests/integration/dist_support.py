@@ -1,0 +1,137 @@
+"""Helpers for the distributed-training tests: ports, processes, logs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+MONOLITH = str(Path(sys.executable).with_name("monolith"))
+
+# Used only while `monolith ps` (issue #7) is not registered: the same PS
+# role, started from the library, registering `ps.<index>` in discovery.
+PS_FALLBACK = """
+import signal, sys, threading
+from monolith.adapters.parameters.grpc_server import start_ps_server
+from monolith.adapters.parameters.local import LocalParameterStore
+from monolith.adapters.storage.local import LocalFileSystem
+
+kind, where, job, index = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+if kind == "zk":
+    from monolith.adapters.discovery.zk_discovery import ZkDiscovery
+    discovery = ZkDiscovery(where, job)
+else:
+    from monolith.adapters.discovery.file_discovery import FileDiscovery
+    discovery = FileDiscovery(where)
+handle = start_ps_server(LocalParameterStore(1, fs=LocalFileSystem()), "127.0.0.1", 0)
+discovery.register("ps", index, handle.address)
+print("ps serving", handle.address, flush=True)
+signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=handle.stop).start())
+handle.wait()
+discovery.close()
+print("ps stopped", flush=True)
+"""
+
+
+def has_ps_command() -> bool:
+    """Whether `monolith ps` (issue #7) is available."""
+    return importlib.util.find_spec("monolith.app.cli.ps_cmd") is not None
+
+
+def ps_argv(index: int, num_ps: int, discovery: Sequence[str]) -> list[str]:
+    """The command that starts PS ``index``; ``discovery`` is (kind, where, job)."""
+    kind, where, job = discovery
+    if has_ps_command():
+        args = [MONOLITH, "ps", "--index", str(index), "--num-ps", str(num_ps)]
+        args += ["--discovery", kind, "--job-name", job, "--port", "0"]
+        if kind == "zk":
+            args += ["--zk-servers", where]
+        else:
+            args += ["--set", f"file_discovery_dir={where}"]
+        return args
+    return [sys.executable, "-c", PS_FALLBACK, kind, where, job, str(index)]
+
+
+def discovery_flags(discovery: Sequence[str]) -> list[str]:
+    """`monolith worker` flags for (kind, where, job)."""
+    kind, where, job = discovery
+    flags = ["--discovery", kind, "--job-name", job]
+    if kind == "zk":
+        return flags + ["--zk-servers", where]
+    return flags + ["--discovery-dir", where]
+
+
+class Proc:
+    """A child process with its output in a log file."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        logdir: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115  (closed in wait/kill)
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        full_env.setdefault("OMP_NUM_THREADS", "1")
+        self.popen = subprocess.Popen(
+            list(argv), stdout=self._log, stderr=subprocess.STDOUT, env=full_env
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait(self, timeout: float) -> int:
+        """The exit code; kills the process and fails if it outlives ``timeout``."""
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"{self.name} still running after {timeout}s; log:\n"
+                f"{self.log()[-3000:]}"
+            ) from None
+        self._log.close()
+        return code
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            self.popen.wait(30)
+        self._log.close()
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+
+def wait_for_text(proc: Proc, text: str, timeout: float) -> None:
+    """Wait until ``text`` appears in the process's log."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if text in proc.log():
+            return
+        if not proc.running():
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"{proc.name} never logged {text!r}:\n{proc.log()[-3000:]}")

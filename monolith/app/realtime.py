@@ -44,7 +44,7 @@ TargetSource = Callable[[], Sequence[PredictionClient]]
 
 @attrs.frozen
 class SyncRound:
-    """What one push round did."""
+    """What one push round did (``rows`` counts each replica's rows)."""
 
     version: int
     rows: int

@@ -42,7 +42,11 @@ class GrpcPredictionClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._address = address
-        options = channel_options(max_message_bytes)
+        options = channel_options(max_message_bytes) + [
+            # A replica that restarts is reachable again within ~2 s.
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
         if root_certificates is not None:
             credentials = grpc.ssl_channel_credentials(root_certificates)
             self._channel = grpc.secure_channel(address, credentials, options=options)

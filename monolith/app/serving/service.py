@@ -20,9 +20,11 @@ from collections import deque
 from collections.abc import Callable
 
 import attrs
+import numpy as np
+import numpy.typing as npt
 
 from monolith.app.serving.model import ServingModel
-from monolith.domain.errors import MonolithError, ServingError
+from monolith.domain.errors import MonolithError, ServingError, UsageError
 from monolith.domain.export_layout import version_dirs
 from monolith.domain.serving import (
     DeltaOutcome,
@@ -40,6 +42,8 @@ from monolith.ports.serving import ModelStatus, ServingMetrics
 logger = logging.getLogger(__name__)
 
 ModelLoader = Callable[[str], ServingModel]
+Float32Array = npt.NDArray[np.float32]
+Int64Array = npt.NDArray[np.int64]
 
 DELTA_HISTORY_ROWS = 1_000_000
 """Most delta rows kept for replay onto a newly loaded version."""
@@ -123,6 +127,16 @@ class PredictionService:
             ignored,
         )
         return DeltaOutcome(tuple(applied), tuple(ignored), model.version)
+
+    def lookup(self, table: str, fids: Int64Array) -> Float32Array:
+        """Rows the served model reads for ``fids`` now (zeros when absent)."""
+        model = self._current()
+        if table not in model.table_names:
+            raise UsageError(
+                f"table {table!r} is not served; served tables: "
+                f"{', '.join(model.table_names)}"
+            )
+        return model.lookup(table, np.asarray(fids, dtype=np.int64))
 
     def status(self) -> ModelStatus:
         model = self._model

@@ -171,21 +171,26 @@ class HashIndex:
 
     def _place(self, keys: Int64Array, rows: Int64Array) -> None:
         """Write ``(key, row + 1)`` pairs into empty slots."""
-        slots = self._slots
-        mask = slots.shape[0] - 1
+        flat = self._slots.reshape(-1)  # slot s is flat[2s] (key), flat[2s+1] (row)
+        mask = self._slots.shape[0] - 1
         pos = self._home(keys)
         rows = rows + 1
         while rows.size:
-            empty = slots[pos, 1] == 0
-            target = pos[empty]
-            candidates = rows[empty]
+            row_at = 2 * pos + 1
+            empty = np.take(flat, row_at) == 0
+            if empty.all():
+                target, candidates = row_at, rows
+            else:
+                target, candidates = row_at[empty], rows[empty]
             # Several rows may aim at one empty slot: the last write wins and
             # the others move on to the next slot.
-            slots[target, 1] = candidates
+            np.put(flat, target, candidates)
             won = np.zeros(rows.shape[0], dtype=bool)
-            won[empty] = slots[target, 1] == candidates
-            slots[pos[won], 0] = keys[won]
+            won[empty] = np.take(flat, target) == candidates
+            np.put(flat, row_at[won] - 1, keys[won])
             lost = ~won
+            if not lost.any():
+                return
             keys = keys[lost]
             rows = rows[lost]
             pos = (pos[lost] + 1) & mask

@@ -142,6 +142,18 @@ class ParameterStoreContract:
         got = store.lookup("t", fids(0, 3, 0, 1))[:, 0]
         assert got.tolist() == [-4.0, -2.0, -4.0, -2.0]
 
+    def test_gradients_land_on_the_fids_they_are_pushed_for(
+        self, store: ParameterStore
+    ) -> None:
+        # DistributedHashTableTest: look up [1, 0], back-propagate to [1, 1]
+        # with loss -2*v -> rows [[4], [0]].
+        store.create_tables([sgd_table(dim=1)])
+        store.lookup("t", fids(1, 0))
+
+        store.apply_gradients("t", fids(1, 1), np.full((2, 1), -2.0, np.float32), 1, 0)
+
+        assert store.lookup("t", fids(1, 0))[:, 0].tolist() == [4.0, 0.0]
+
     def test_negative_and_huge_fids_each_get_their_own_row(
         self, store: ParameterStore
     ) -> None:

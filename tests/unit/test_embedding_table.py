@@ -14,7 +14,8 @@ from monolith.domain.embedding.config import (
 )
 from monolith.domain.embedding.hash_index import HashIndex
 from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
-from monolith.domain.embedding.table import EmbeddingTable, has_duplicates
+from monolith.domain.embedding.row_ops import has_duplicates
+from monolith.domain.embedding.table import EmbeddingTable
 from monolith.domain.errors import UsageError
 
 pytestmark = pytest.mark.unit

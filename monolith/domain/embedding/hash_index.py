@@ -9,9 +9,9 @@ Layout: ``slots`` is a ``[2**bits, 2]`` int64 array; a slot holds
 this my key, and where is its row", and a new slot array is plain zeroed
 memory (``calloc``: no fill pass, pages appear on first touch). A key's home
 slot is a Fibonacci (multiplicative) hash of its 64 bits; collisions probe
-linearly. Every operation is vectorised over a
-batch: each probing round handles only the keys still unresolved, so a batch
-costs a few passes of numpy gathers.
+linearly. Every operation is vectorised over a batch: each probing round
+handles only the keys still unresolved, so a batch costs a few passes of
+numpy gathers.
 
 Growth doubles ``slots`` and re-inserts the ``(key, row)`` pairs when the load
 passes :data:`MAX_LOAD`, which makes inserts and lookups amortised O(1).

@@ -24,6 +24,12 @@ from monolith.domain.embedding.hash_index import HashIndex
 from monolith.domain.embedding.initializers import initial_rows
 from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
 from monolith.domain.embedding.optimizers import make_optimizer
+from monolith.domain.embedding.row_ops import (
+    gather_rows,
+    has_duplicates,
+    scatter_rows,
+    sum_by_row,
+)
 from monolith.domain.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -53,26 +59,6 @@ def _as_fids(fids: npt.ArrayLike) -> Int64Array:
     if array.ndim != 1:
         raise UsageError(f"fids must be 1-D, got shape {array.shape}")
     return array
-
-
-def _rows_view(array: npt.NDArray[np.generic]) -> npt.NDArray[np.void]:
-    """A C-contiguous 2-D array seen as 1-D, one opaque element per row."""
-    return array.view(np.dtype((np.void, array.shape[1] * array.itemsize))).reshape(-1)
-
-
-def _gather(array: npt.NDArray[np.float32], rows: Int64Array) -> Float32Array:
-    """``array[rows]``; ``np.take`` is several times faster than fancy indexing."""
-    return np.take(array, rows, axis=0)
-
-
-def _scatter(
-    array: npt.NDArray[np.float32], rows: Int64Array, block: npt.ArrayLike
-) -> None:
-    """``array[rows] = block`` for distinct rows, copying whole rows at once."""
-    if array.shape[1] == 0:
-        return
-    data = np.ascontiguousarray(block, dtype=array.dtype)
-    np.put(_rows_view(array), rows, _rows_view(data))
 
 
 def _as_stamp(timestamp: float) -> np.uint32:
@@ -162,12 +148,12 @@ class EmbeddingTable:
         rows, keys, values = self._admit(keys, values)
         if rows.shape[0] == 0:
             return
-        unique_rows, summed = _sum_by_row(rows, values)
-        weights = _gather(self._values, unique_rows)
-        state = _gather(self._state, unique_rows)
+        unique_rows, summed = sum_by_row(rows, values)
+        weights = gather_rows(self._values, unique_rows)
+        state = gather_rows(self._state, unique_rows)
         self.optimizer.update(weights, state, summed, step)
-        _scatter(self._values, unique_rows, weights)
-        _scatter(self._state, unique_rows, state)
+        scatter_rows(self._values, unique_rows, weights)
+        scatter_rows(self._state, unique_rows, state)
         np.put(self._stamps, unique_rows, _as_stamp(timestamp))
         np.put(self._versions, unique_rows, np.uint32(version))
 
@@ -195,7 +181,7 @@ class EmbeddingTable:
             # Keep the last row given for a fid, as fancy assignment does.
             self._values[index] = values
         else:
-            _scatter(self._values, index, values)
+            scatter_rows(self._values, index, values)
         np.put(self._stamps, index, _as_stamp(timestamp))
         np.put(self._versions, index, np.uint32(version))
 
@@ -375,55 +361,7 @@ class EmbeddingTable:
         keys = _as_fids(arrays.keys)
         self._check_shapes(arrays, keys.shape[0])
         rows = self._rows_inserting(keys, distinct=True)
-        _scatter(self._values, rows, arrays.values)
-        _scatter(self._state, rows, arrays.state)
+        scatter_rows(self._values, rows, arrays.values)
+        scatter_rows(self._state, rows, arrays.state)
         np.put(self._stamps, rows, arrays.timestamps)
         np.put(self._versions, rows, np.uint32(version))
-
-
-_SALTS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
-
-
-def has_duplicates(values: Int64Array) -> bool:
-    """Whether ``values`` holds some value twice, in O(n) (no sort).
-
-    Each round scatters positions into a scratch table of twice the size by a
-    hash of the value; a position whose slot was taken by an equal value is a
-    duplicate; one whose slot went to a different value tries again in the
-    next round with another hash. Equal values always share a slot, so a
-    duplicate either shows up or both copies go on together. After a few
-    rounds the leftovers (if any) are settled by a sort.
-    """
-    count = values.shape[0]
-    if count < 2:
-        return False
-    bits = max(int(count - 1).bit_length() + 1, 4)
-    scratch = np.empty(1 << bits, dtype=np.int64)
-    candidates = np.arange(count)
-    shift = np.uint64(64 - bits)
-    for salt in _SALTS:
-        slot = ((values[candidates].view(np.uint64) * np.uint64(salt)) >> shift).view(
-            np.int64
-        )
-        scratch[slot] = candidates
-        winner = scratch[slot]
-        lost = winner != candidates
-        if not lost.any():
-            return False
-        if (values[winner[lost]] == values[candidates[lost]]).any():
-            return True
-        candidates = candidates[lost]
-    rest = np.sort(values[candidates])
-    return bool((rest[1:] == rest[:-1]).any())
-
-
-def _sum_by_row(
-    rows: Int64Array, grads: Float32Array
-) -> tuple[Int64Array, Float32Array]:
-    """Distinct rows with the sum of their gradients (input order if distinct)."""
-    if not has_duplicates(rows):
-        return rows, grads
-    order = np.argsort(rows)
-    ordered = rows[order]
-    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
-    return ordered[starts], np.add.reduceat(grads[order], starts, axis=0)

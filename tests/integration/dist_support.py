@@ -31,13 +31,14 @@ from monolith.adapters.parameters.local import LocalParameterStore
 from monolith.adapters.storage.local import LocalFileSystem
 
 kind, where, job, index = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+host = sys.argv[5]
 if kind == "zk":
     from monolith.adapters.discovery.zk_discovery import ZkDiscovery
     discovery = ZkDiscovery(where, job)
 else:
     from monolith.adapters.discovery.file_discovery import FileDiscovery
     discovery = FileDiscovery(where)
-handle = start_ps_server(LocalParameterStore(1, fs=LocalFileSystem()), "127.0.0.1", 0)
+handle = start_ps_server(LocalParameterStore(1, fs=LocalFileSystem()), host, 0)
 discovery.register("ps", index, handle.address)
 print("ps serving", handle.address, flush=True)
 signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=handle.stop).start())
@@ -52,7 +53,9 @@ def has_ps_command() -> bool:
     return importlib.util.find_spec("monolith.app.cli.ps_cmd") is not None
 
 
-def ps_argv(index: int, num_ps: int, discovery: Sequence[str]) -> list[str]:
+def ps_argv(
+    index: int, num_ps: int, discovery: Sequence[str], host: str = "127.0.0.1"
+) -> list[str]:
     """The command that starts PS ``index``; ``discovery`` is (kind, where, job)."""
     kind, where, job = discovery
     if has_ps_command():
@@ -62,8 +65,10 @@ def ps_argv(index: int, num_ps: int, discovery: Sequence[str]) -> list[str]:
             args += ["--zk-servers", where]
         else:
             args += ["--set", f"file_discovery_dir={where}"]
+        if host != "127.0.0.1":
+            args += ["--host", host]
         return args
-    return [sys.executable, "-c", PS_FALLBACK, kind, where, job, str(index)]
+    return [sys.executable, "-c", PS_FALLBACK, kind, where, job, str(index), host]
 
 
 def discovery_flags(discovery: Sequence[str]) -> list[str]:

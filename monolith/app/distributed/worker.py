@@ -16,12 +16,14 @@ environment, decision 7).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+import numpy as np
 
 from monolith.app.checkpoints import CheckpointManager
 from monolith.app.distributed.async_loop import (
@@ -51,7 +53,7 @@ from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.model_spec import ModelSpec
 from monolith.ports.clock import Clock
 from monolith.ports.collective import AllReduce
-from monolith.ports.compute import ComputeBackend
+from monolith.ports.compute import ComputeBackend, Float32Array
 from monolith.ports.discovery import ServiceDiscovery
 from monolith.ports.storage import FileSystem
 
@@ -232,6 +234,11 @@ def run_worker(
                 every_secs=runner.save_checkpoints_secs,
                 classification=classification,
             )
+            logger.info(
+                "sync dense parameters rank=%d digest=%s",
+                options.index,
+                parameters_digest(backend.parameters()),
+            )
         elif coordinator is not None:
             store.init_dense(backend.parameters(), spec.dense_optimizer)
             coordinator.mark_restored(restored)
@@ -285,6 +292,15 @@ def run_worker(
         return WorkerReport(
             options.index, options.is_chief, options.mode, restored, loop
         )
+
+
+def parameters_digest(params: Mapping[str, Float32Array]) -> str:
+    """A short sha256 of dense parameters; equal on ranks that agree exactly."""
+    digest = hashlib.sha256()
+    for name in sorted(params):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(params[name], dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _start_coordinator(

@@ -23,7 +23,7 @@ import click
     "--shards", type=int, default=1, show_default=True, help="Files per split."
 )
 @click.option(
-    "--vocab-size", type=int, default=500, show_default=True, help="Fids per slot."
+    "--vocab-size", type=int, default=100, show_default=True, help="Fids per slot."
 )
 def datagen(
     out_dir: str,

@@ -80,6 +80,22 @@ class StorageContract:
 
         assert b"".join(parts) == payload
 
+    def test_a_reader_can_seek_and_read_a_range(
+        self, fs: FileSystem, root: str
+    ) -> None:
+        path = f"{root}/seek.bin"
+        payload = bytes(range(256)) * 64
+        _write(fs, path, payload)
+
+        with fs.open(path, "rb") as handle:
+            handle.seek(1000)
+            middle = handle.read(300)
+            handle.seek(0)
+            start = handle.read(10)
+
+        assert middle == payload[1000:1300]
+        assert start == payload[:10]
+
     def test_write_mode_truncates_an_existing_file(
         self, fs: FileSystem, root: str
     ) -> None:

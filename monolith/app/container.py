@@ -80,6 +80,15 @@ def _make_memory_storage() -> FileSystem:
     return InMemoryFileSystem()
 
 
+def _make_hdfs_storage(runner: RunnerConfig) -> FileSystem:
+    """WebHDFS for the NameNode of ``model_dir`` (or MONOLITH_HDFS_NAMENODE)."""
+    from monolith.app.storage import filesystem_for
+
+    model_dir = runner.model_dir or ""
+    uri = model_dir if model_dir.startswith("hdfs:") else "hdfs:/"
+    return filesystem_for(uri)
+
+
 class Container(containers.DeclarativeContainer):
     """Adapters selected by ``RunnerConfig`` fields."""
 
@@ -98,6 +107,7 @@ class Container(containers.DeclarativeContainer):
         config.storage,
         local=providers.Singleton(_make_local_storage),
         memory=providers.Singleton(_make_memory_storage),
+        hdfs=providers.Singleton(_make_hdfs_storage, runner_config),
     )
 
     @classmethod

@@ -78,3 +78,16 @@ def test_the_adapter_is_chosen_by_scheme() -> None:
 def test_hdfs_without_a_namenode_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="MONOLITH_HDFS_NAMENODE"):
         filesystem_for("hdfs:/x", environ={})
+
+
+def test_the_container_builds_webhdfs_for_an_hdfs_model_dir() -> None:
+    from monolith.app.container import Container
+    from monolith.domain.config import RunConfig
+
+    container = Container.from_config(
+        RunConfig(storage="hdfs", model_dir="hdfs://127.0.0.1:9870/models/m")
+    )
+
+    storage = container.storage()
+    assert type(storage).__name__ == "WebHdfsFileSystem"
+    assert getattr(storage, "authority") == "127.0.0.1:9870"

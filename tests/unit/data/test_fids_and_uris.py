@@ -90,4 +90,4 @@ def test_the_container_builds_webhdfs_for_an_hdfs_model_dir() -> None:
 
     storage = container.storage()
     assert type(storage).__name__ == "WebHdfsFileSystem"
-    assert getattr(storage, "authority") == "127.0.0.1:9870"
+    assert storage.authority == "127.0.0.1:9870"

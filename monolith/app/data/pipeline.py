@@ -94,7 +94,8 @@ def iter_tagged_records(
     stats = stats if stats is not None else PipelineStats()
     by_file = len(files) >= num_workers
     mine = shard_files(files, worker_index, num_workers) if by_file else list(files)
-    file_ids = {path: files.index(path) for path in mine}
+    index_of = {path: i for i, path in enumerate(files)}
+    file_ids = {path: index_of[path] for path in mine}
     pending = list(mine)
     open_iters: list[tuple[str, Iterator[list[bytes]], list[int]]] = []
     counter = 0
@@ -309,6 +310,7 @@ def _batches(
             )
         held: list[Batch] = []
         held_rows = 0
+        records_before = stats.records
         for records, tags in _groups(blocks, batch_size):
             decoded = decoder.decode(records)
             if decoded.bad:
@@ -339,6 +341,11 @@ def _batches(
         if held_rows and not drop_remainder:
             stats.batches += 1
             yield concat_batches(held)
+        if stats.records == records_before:
+            raise DataError(
+                f"the {len(files)} input files hold no records for worker "
+                f"{worker_index} of {num_workers}: {files[:3]!r}"
+            )
         epoch += 1
 
 

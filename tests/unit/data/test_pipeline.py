@@ -194,3 +194,12 @@ def test_read_meta_returns_the_json_object(fs: InMemoryFileSystem) -> None:
     assert read_meta(fs, "memory://gen") == {"seed": 3}
     with pytest.raises(NotFoundError, match="datagen"):
         read_meta(fs, "memory://nowhere")
+
+
+def test_files_without_records_are_a_data_error_not_an_endless_loop(
+    fs: InMemoryFileSystem,
+) -> None:
+    write_records(fs, "memory://empty/part-0", [])
+
+    with pytest.raises(DataError, match="hold no records"):
+        list(make_batches(fs, "memory://empty/*", SPEC, 4, epochs=None))

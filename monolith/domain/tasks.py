@@ -121,8 +121,8 @@ class TaskRegistry:
                 f"{self._known_text()}"
             )
         raise TaskNotFoundError(
-            f"module {imported[0]!r} has no registered task class "
-            f"{class_name!r}; {self._known_text()}"
+            f"task {name!r}: module {imported[0]!r} has no registered task "
+            f"class {class_name!r}; {self._known_text()}"
         )
 
     def _known_text(self) -> str:

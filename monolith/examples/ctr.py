@@ -1,0 +1,75 @@
+"""Click-through-rate models over pooled sparse slots (Criteo-style data)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from monolith.domain.feature_spec import FeatureSpec
+from monolith.domain.model_spec import (
+    DenseOptimizerSpec,
+    ModelSpec,
+    SlotSpec,
+    TowerSpec,
+)
+from monolith.domain.tasks import register_task
+from monolith.examples.options import (
+    COMMON_SCHEMA,
+    as_bool,
+    as_ints,
+    as_pooling,
+    parse_options,
+    pooling_of,
+    table,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@register_task
+class DeepFM:
+    """DeepFM: an FM second-order term plus an MLP over pooled slot embeddings.
+
+    Every sparse slot gets its own collisionless table (named after the slot)
+    with a bias column used as the FM first-order term. Options (defaults):
+    ``dim`` (16), ``hidden`` (400,400,400), ``activation`` (relu),
+    ``pooling`` (sum; or ``{slot: mean}``), ``has_bias`` (true),
+    ``table_optimizer`` (adagrad), ``table_learning_rate`` (0.05),
+    ``dense_optimizer`` (adagrad), ``learning_rate`` (0.05), ``clip_norm``
+    (100), ``seed`` (0).
+    """
+
+    SCHEMA = {
+        **COMMON_SCHEMA,
+        "hidden": (as_ints, (400, 400, 400)),
+        "pooling": (as_pooling, "sum"),
+        "has_bias": (as_bool, True),
+    }
+
+    def build_spec(self, features: FeatureSpec, **options: Any) -> ModelSpec:
+        o = parse_options("examples.ctr.DeepFM", options, self.SCHEMA)
+        tables = tuple(
+            table(
+                s,
+                o["dim"],
+                o["table_optimizer"],
+                o["table_learning_rate"],
+                o["has_bias"],
+            )
+            for s in features.sparse
+        )
+        slots = tuple(
+            SlotSpec(s, s, pooling=pooling_of(o["pooling"], s)) for s in features.sparse
+        )
+        return ModelSpec(
+            name="examples.ctr.DeepFM",
+            tables=tables,
+            slots=slots,
+            dense_features=len(features.dense),
+            tower=TowerSpec("deepfm", o["hidden"], o["activation"]),
+            loss="bce",
+            dense_optimizer=DenseOptimizerSpec(
+                o["dense_optimizer"], o["learning_rate"], o["clip_norm"]
+            ),
+            seed=o["seed"],
+        )

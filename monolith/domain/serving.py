@@ -106,20 +106,21 @@ def validate_ragged(field: str, fids: RaggedFids, batch_size: int) -> None:
         UsageError: naming ``field`` when row_splits do not describe the values.
     """
     splits = fids.row_splits
-    if splits.ndim != 1 or splits.shape[0] != batch_size + 1:
+    if splits.shape[0] != batch_size + 1:
         raise UsageError(
             f"{field}.row_splits must have batch_size + 1 = {batch_size + 1} "
             f"entries, got {splits.shape[0]}"
         )
-    if int(splits[0]) != 0:
-        raise UsageError(f"{field}.row_splits must start at 0, got {int(splits[0])}")
-    if batch_size > 0 and np.any(np.diff(splits) < 0):
-        raise UsageError(f"{field}.row_splits must be non-decreasing")
-    if int(splits[-1]) != fids.values.shape[0]:
+    first, last = int(splits[0]), int(splits[-1])
+    if first != 0:
+        raise UsageError(f"{field}.row_splits must start at 0, got {first}")
+    if last != fids.values.shape[0]:
         raise UsageError(
             f"{field}.row_splits must end at len(values) = {fids.values.shape[0]}, "
-            f"got {int(splits[-1])}"
+            f"got {last}"
         )
+    if batch_size > 1 and bool((splits[1:] < splits[:-1]).any()):
+        raise UsageError(f"{field}.row_splits must be non-decreasing")
 
 
 def validate_request(
@@ -141,18 +142,17 @@ def validate_request(
         raise UsageError(
             f"batch_size {b} exceeds the server's limit of {limits.max_batch}"
         )
-    missing = sorted(set(slot_names) - set(request.slots))
-    if missing:
-        raise UsageError(
-            f"slots is missing {', '.join(missing)}; the model reads "
-            f"{', '.join(slot_names)}"
+    if len(request.slots) != len(slot_names) or any(
+        name not in request.slots for name in slot_names
+    ):
+        missing = sorted(set(slot_names) - set(request.slots))
+        unknown = sorted(set(request.slots) - set(slot_names))
+        problem = (
+            f"is missing {', '.join(missing)}"
+            if missing
+            else f"has unknown {', '.join(unknown)}"
         )
-    unknown = sorted(set(request.slots) - set(slot_names))
-    if unknown:
-        raise UsageError(
-            f"slots has unknown {', '.join(unknown)}; the model reads "
-            f"{', '.join(slot_names)}"
-        )
+        raise UsageError(f"slots {problem}; the model reads {', '.join(slot_names)}")
     total = 0
     for name in slot_names:
         fids = request.slots[name]
@@ -169,5 +169,5 @@ def validate_request(
             f"dense must hold batch_size x {dense_width} = {expected} floats, "
             f"got {request.dense.size}"
         )
-    if not np.all(np.isfinite(request.dense)):
+    if not np.isfinite(request.dense.sum()) and not np.isfinite(request.dense).all():
         raise UsageError("dense must hold finite floats, found NaN or infinity")

@@ -77,10 +77,18 @@ class PrometheusServingMetrics:
             registry=self.registry,
         )
         self._http: Any = None
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def observe_request(self, method: str, code: str, seconds: float) -> None:
-        self._requests.labels(method, code).inc()
-        self._latency.labels(method).observe(seconds)
+        children = self._children.get((method, code))
+        if children is None:
+            children = (
+                self._requests.labels(method, code),
+                self._latency.labels(method),
+            )
+            self._children[(method, code)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def set_model_version(self, version: int) -> None:
         self._version.set(version)

@@ -20,13 +20,16 @@ import numpy as np
 import numpy.typing as npt
 
 from monolith.app.checkpoints import dense_file_name
-from monolith.domain.batch import RaggedFids
-from monolith.domain.errors import ExportError, ServingError, UsageError
+from monolith.domain.batch import Batch, RaggedFids
+from monolith.domain.errors import ComputeError, ExportError, ServingError, UsageError
 from monolith.domain.export_layout import MANIFEST_NAME, ExportManifest
+from monolith.domain.export_validation import sample_validation_batch
+from monolith.domain.inference_tower import pool, supports, tower_scores
 from monolith.domain.model_spec import ModelSpec, model_spec_from_dict
 from monolith.domain.quantization import QuantizedRows
 from monolith.domain.serving import PredictRequest
 from monolith.domain.serving_table import ServingTable
+from monolith.domain.tower_plan import TowerPlan, plan_tower
 from monolith.ports.compute import ComputeBackend, SlotInput, TowerInputs
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,13 @@ Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
 BackendFactory = Callable[[str], ComputeBackend]
 
+NUMPY_TOWER_TOLERANCE = 1e-4
+"""Largest score difference on the probe batch for the numpy tower to be used."""
+
+NUMPY_TOWER_MAX_BATCH = 16
+"""Larger batches go to the backend: its kernels win once dispatch is amortised,
+and numpy's BLAS may start threads that fight the server's worker threads."""
+
 
 def tower_inputs(
     spec: ModelSpec,
@@ -42,15 +52,26 @@ def tower_inputs(
     dense: Float32Array,
     batch_size: int,
     lookup: Callable[[str, Int64Array], Float32Array],
+    dedupe: bool = False,
 ) -> TowerInputs:
-    """Look up each slot's unique fids and index every occurrence to its row."""
+    """Look up each slot's fids and index every occurrence to its row.
+
+    Inference needs no gradient per unique fid, so by default every
+    occurrence gets its own row (no ``np.unique``, which dominates small
+    batches); ``dedupe`` looks each distinct fid up once.
+    """
     inputs: dict[str, SlotInput] = {}
     for slot in spec.slots:
         fids = slots[slot.name]
-        unique, inverse = np.unique(fids.values, return_inverse=True)
+        if dedupe:
+            unique, inverse = np.unique(fids.values, return_inverse=True)
+            rows, index = lookup(slot.table, unique), inverse.reshape(-1)
+        else:
+            rows = lookup(slot.table, fids.values)
+            index = np.arange(fids.values.shape[0], dtype=np.int64)
         inputs[slot.name] = SlotInput(
-            rows=lookup(slot.table, unique),
-            index=inverse.reshape(-1).astype(np.int64),
+            rows=rows,
+            index=index.astype(np.int64, copy=False),
             row_splits=fids.row_splits,
         )
     matrix = np.asarray(dense, dtype=np.float32).reshape(
@@ -108,6 +129,24 @@ class ServingModel:
         self._locks = {name: threading.Lock() for name in tables}
         self._pool = pool
         self.slot_names = tuple(slot.name for slot in spec.slots)
+        self._fast: tuple[TowerPlan, dict[str, Float32Array]] | None = None
+
+    @property
+    def uses_numpy_tower(self) -> bool:
+        return self._fast is not None
+
+    def enable_numpy_tower(
+        self, plan: TowerPlan, params: dict[str, Float32Array], probe: Batch
+    ) -> float:
+        """Score with :mod:`~monolith.domain.inference_tower` from now on if it
+        matches the backend on ``probe``; return the largest difference."""
+        backend_scores = self.predict(_request(probe))
+        self._fast = (plan, params)
+        fast_scores = self.predict(_request(probe))
+        diff = float(np.max(np.abs(backend_scores - fast_scores), initial=0.0))
+        if not diff <= NUMPY_TOWER_TOLERANCE:
+            self._fast = None
+        return diff
 
     @property
     def table_names(self) -> tuple[str, ...]:
@@ -122,6 +161,17 @@ class ServingModel:
 
     def predict(self, request: PredictRequest) -> Float32Array:
         """Scores ``[B]`` for a validated request."""
+        dense = np.asarray(request.dense, dtype=np.float32).reshape(
+            request.batch_size, self.spec.dense_features
+        )
+        if self._fast is not None and request.batch_size <= NUMPY_TOWER_MAX_BATCH:
+            plan, params = self._fast
+            pooled = {}
+            for slot in self.spec.slots:
+                fids = request.slots[slot.name]
+                rows = self.lookup(slot.table, fids.values)
+                pooled[slot.name] = pool(rows, fids.row_splits, slot.pooling)
+            return tower_scores(plan, params, pooled, dense, self.spec.loss)
         inputs = tower_inputs(
             self.spec, request.slots, request.dense, request.batch_size, self.lookup
         )
@@ -146,6 +196,12 @@ class ServingModel:
         """Set rows of one table atomically with respect to lookups."""
         with self._locks[table]:
             self._tables[table].apply(fids, rows)
+
+
+def _request(batch: Batch) -> PredictRequest:
+    return PredictRequest(
+        slots=dict(batch.sparse), dense=batch.dense.ravel(), batch_size=batch.size
+    )
 
 
 def _load_array(path: str) -> npt.NDArray[np.generic]:
@@ -201,9 +257,17 @@ def load_dense(version_dir: str, manifest: ExportManifest) -> dict[str, Float32A
 
 
 def load_export(
-    version_dir: str, make_backend: BackendFactory, max_backends: int = 4
+    version_dir: str,
+    make_backend: BackendFactory,
+    max_backends: int = 4,
+    numpy_tower: bool = True,
 ) -> ServingModel:
     """Read one export version and build its tower.
+
+    With ``numpy_tower``, built-in mlp/deepfm towers are scored in numpy for
+    batches up to :data:`NUMPY_TOWER_MAX_BATCH` (much less per-call overhead
+    than a framework's eager dispatch) once a probe batch shows
+    the same scores as the backend within :data:`NUMPY_TOWER_TOLERANCE`.
 
     Raises:
         ExportError: a file is missing or malformed.
@@ -226,11 +290,45 @@ def load_export(
         raise ServingError(
             f"cannot build the {manifest.backend} tower of {version_dir}: {exc}"
         ) from exc
+    model = ServingModel(manifest, spec, tables, pool)
+    if numpy_tower:
+        _try_numpy_tower(model, spec, params, tables)
     logger.info(
-        "export loaded version=%d path=%s tables=%d bits=%d",
+        "export loaded version=%d path=%s tables=%d bits=%d numpy_tower=%s",
         manifest.version,
         version_dir,
         len(tables),
         manifest.quantize_bits,
+        model.uses_numpy_tower,
     )
-    return ServingModel(manifest, spec, tables, pool)
+    return model
+
+
+def _try_numpy_tower(
+    model: ServingModel,
+    spec: ModelSpec,
+    params: dict[str, Float32Array],
+    tables: dict[str, ServingTable],
+) -> None:
+    try:
+        plan = plan_tower(spec)
+    except ComputeError:
+        return
+    if not supports(plan) or not set(params) >= _tower_parameter_names(plan):
+        return
+    fids = {name: table.all_rows()[0] for name, table in tables.items()}
+    probe = sample_validation_batch(spec, fids, NUMPY_TOWER_MAX_BATCH, seed=1)
+    diff = model.enable_numpy_tower(plan, params, probe)
+    if not model.uses_numpy_tower:
+        logger.warning(
+            "numpy tower disabled version=%d reason=differs from backend by %.3g",
+            model.version,
+            diff,
+        )
+
+
+def _tower_parameter_names(plan: TowerPlan) -> set[str]:
+    names = {"out.kernel", "out.bias"}
+    for i in range(len(plan.hidden)):
+        names |= {f"mlp.{i}.kernel", f"mlp.{i}.bias"}
+    return names

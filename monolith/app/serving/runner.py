@@ -13,8 +13,9 @@ import functools
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 from monolith.app.serving.backends import make_compute
 from monolith.app.serving.model import load_export
@@ -28,7 +29,14 @@ logger = logging.getLogger(__name__)
 class RunningServer:
     """A started serving process inside this one: service, gRPC server, metrics."""
 
-    def __init__(self, settings: ServeSettings, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        clock: Clock | None = None,
+        extra_handlers: Sequence[Any] = (),
+    ) -> None:
+        """``extra_handlers`` are grpc generic handlers served beside the
+        Prediction service (benchmarks add a bare echo there)."""
         from monolith.adapters.clock.system import SystemClock
         from monolith.adapters.serving.grpc_server import GrpcPredictionServer
         from monolith.adapters.serving.metrics_exporter import (
@@ -46,7 +54,9 @@ class RunningServer:
             clock if clock is not None else SystemClock(),
             settings.limits,
         )
-        self.server = GrpcPredictionServer(self.service, settings, self.metrics)
+        self.server = GrpcPredictionServer(
+            self.service, settings, self.metrics, extra_handlers=extra_handlers
+        )
         self.service.on_model_loaded(lambda _version: self.server.set_serving(True))
         self.metrics_port: int | None = None
         self._stopped = False
@@ -92,6 +102,7 @@ def run_server(
     stop: threading.Event | None = None,
     install_signal_handlers: bool = True,
     on_started: Callable[[RunningServer], None] | None = None,
+    extra_handlers: Sequence[Any] = (),
 ) -> int:
     """Serve until ``stop`` is set or SIGINT/SIGTERM arrives; return exit status 0."""
     stop = stop if stop is not None else threading.Event()
@@ -104,7 +115,7 @@ def run_server(
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, handle)
-    running = RunningServer(settings)
+    running = RunningServer(settings, extra_handlers=extra_handlers)
     try:
         running.start()
         if on_started is not None:

@@ -132,8 +132,8 @@ def test_a_killed_worker_does_not_hold_the_barrier_and_the_others_finish(
     job2: Job,
 ) -> None:
     ps = [job2.start_ps(i) for i in range(2)]
-    chief = job2.start_worker(0, steps=300)
-    worker = job2.start_worker(1, steps=300)
+    chief = job2.start_worker(0, steps=150)
+    worker = job2.start_worker(1, steps=150)
     wait_for_text(worker, "training started", 120)
     wait_for_text(chief, "checkpoint saved step=", 120)
 
@@ -144,18 +144,18 @@ def test_a_killed_worker_does_not_hold_the_barrier_and_the_others_finish(
     log = chief.log()
     assert chief_code == 0, log[-3000:]
     assert "workers expired indices=1" in log or "pending limit passed" in log
-    assert "global_step=300" in log
+    assert "global_step=150" in log
     assert ps_codes == [0, 0]
     job2.verify_checkpoints()
-    assert job2.newest_checkpoint() == 300
+    assert job2.newest_checkpoint() == 150
 
 
 def test_a_killed_ps_fails_the_workers_clearly_and_a_restart_resumes(
     job2: Job,
 ) -> None:
     ps = [job2.start_ps(i) for i in range(2)]
-    chief = job2.start_worker(0, steps=200)
-    worker = job2.start_worker(1, steps=200)
+    chief = job2.start_worker(0, steps=120)
+    worker = job2.start_worker(1, steps=120)
     wait_for_text(chief, "checkpoint saved step=", 120)
     dead_addr = job2.registered("ps", 1)
 
@@ -166,26 +166,26 @@ def test_a_killed_ps_fails_the_workers_clearly_and_a_restart_resumes(
     job2.verify_checkpoints()
     restarted_ps = job2.start_ps(1)
     job2.wait_registered("ps", 1, other_than=dead_addr)
-    chief = job2.start_worker(0, steps=200)
-    worker = job2.start_worker(1, steps=200)
+    chief = job2.start_worker(0, steps=120)
+    worker = job2.start_worker(1, steps=120)
     resumed = [chief.wait(180), worker.wait(180)]
 
     assert all(code != 0 for code in codes), codes
     assert f"parameter server shard 1 at {dead_addr} is unavailable" in logs
     assert resumed == [0, 0], chief.log()[-3000:]
     assert f"restored from checkpoint-{newest}" in chief.log()
-    assert "global_step=200" in chief.log()
+    assert "global_step=120" in chief.log()
     assert [ps[0].wait(60), restarted_ps.wait(60)] == [0, 0]
     job2.verify_checkpoints()
-    assert job2.newest_checkpoint() == 200
+    assert job2.newest_checkpoint() == 120
 
 
 def test_a_killed_chief_fails_the_workers_clearly_and_a_restart_resumes(
     job2: Job,
 ) -> None:
     ps = [job2.start_ps(i) for i in range(2)]
-    chief = job2.start_worker(0, steps=200)
-    worker = job2.start_worker(1, steps=200)
+    chief = job2.start_worker(0, steps=120)
+    worker = job2.start_worker(1, steps=120)
     wait_for_text(worker, "training started", 120)
     wait_for_text(chief, "checkpoint saved step=", 120)
     dead_chief = job2.registered("chief", 0)
@@ -195,9 +195,9 @@ def test_a_killed_chief_fails_the_workers_clearly_and_a_restart_resumes(
     worker_log = worker.log()
     newest = job2.newest_checkpoint()
     ps_survived = all(p.running() for p in ps)
-    chief = job2.start_worker(0, steps=200)
+    chief = job2.start_worker(0, steps=120)
     job2.wait_registered("chief", 0, other_than=dead_chief)
-    worker = job2.start_worker(1, steps=200)
+    worker = job2.start_worker(1, steps=120)
     resumed = [chief.wait(180), worker.wait(180)]
 
     assert worker_code != 0
@@ -207,7 +207,7 @@ def test_a_killed_chief_fails_the_workers_clearly_and_a_restart_resumes(
     assert f"restored from checkpoint-{newest}" in chief.log()
     assert [p.wait(60) for p in ps] == [0, 0]
     job2.verify_checkpoints()
-    assert job2.newest_checkpoint() == 200
+    assert job2.newest_checkpoint() == 120
 
 
 def test_a_network_cut_to_a_ps_fires_the_deadline_and_the_job_resumes_after(
@@ -221,7 +221,7 @@ def test_a_network_cut_to_a_ps_fires_the_deadline_and_the_job_resumes_after(
     try:
         ps0 = job.start_ps(0)
         ps1 = job.start_ps(1, wrap=link, host=link.ns_ip)
-        chief = job.start_worker(0, steps=400)
+        chief = job.start_worker(0, steps=150)
         wait_for_text(chief, "checkpoint saved step=", 120)
 
         link.cut()
@@ -229,7 +229,7 @@ def test_a_network_cut_to_a_ps_fires_the_deadline_and_the_job_resumes_after(
         cut_log = chief.log()
         newest = job.newest_checkpoint()
         link.restore()
-        resumed = job.start_worker(0, steps=400)
+        resumed = job.start_worker(0, steps=150)
         resumed_code = resumed.wait(180)
 
         assert cut_code != 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -56,8 +57,9 @@ class TfCompute:
             returns logits ``[B]`` or ``[B, 1]``. The model is built by one
             eager call on a one-example batch, after
             ``tf.keras.utils.set_random_seed(spec.seed)`` (which also seeds the
-            global Python, numpy and TF generators). Its trainable variables,
-            named by ``variable.path`` (or ``name``), are the parameters.
+            global Python, numpy and TF generators). Its trainable variables
+            are the parameters, named ``<position>.<path without the model
+            name>`` (``00.dense.kernel``) so names are stable across builds.
         num_threads: When given, TF intra- and inter-op thread counts; this
             only works before TF runs its first op (otherwise a warning).
 
@@ -102,7 +104,7 @@ class TfCompute:
             self._plan = None
             self._model = self._build_custom(spec)
             variables = list(self._model.trainable_variables)
-            self._names = [str(getattr(v, "path", v.name)) for v in variables]
+            self._names = [_custom_name(i, v) for i, v in enumerate(variables)]
             self._variables = variables
             if len(set(self._names)) != len(self._names):
                 raise ComputeError(
@@ -361,6 +363,15 @@ def _dense_rows(grad: Any, rows: tf.Tensor) -> tf.Tensor:
             grad.values, grad.indices, tf.shape(rows, out_type=grad.indices.dtype)[0]
         )
     return tf.convert_to_tensor(grad)
+
+
+def _custom_name(position: int, variable: Any) -> str:
+    """A name stable across builds: Keras makes layer names unique per process
+    (``dense_3``), so the model's own prefix and numeric suffixes are dropped
+    and the position keeps names unique: ``00.dense.kernel``."""
+    path = str(getattr(variable, "path", None) or variable.name).split(":")[0]
+    parts = [re.sub(r"_\d+$", "", part) for part in path.split("/")]
+    return f"{position:02d}." + ".".join(parts[1:] if len(parts) > 1 else parts)
 
 
 def _set_threads(count: int) -> None:

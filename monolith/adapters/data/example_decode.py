@@ -231,34 +231,57 @@ def _mix(entry_words: U64, lengths: I64) -> U64:
 def _walk_entries(
     buf: U8, w: U64, fstart: I64, ends: I64, total: int
 ) -> tuple[I64, I64, I64]:
-    """(record, start, end) of every map entry of ``Features.feature``."""
+    """(record, start, end) of every map entry of ``Features.feature``.
+
+    Pass k reads the k-th entry header of every record that has one left.
+    While every record is still active the pass works on whole arrays (no
+    gathers); tags and bounds are checked once, after the walk.
+    """
+    n = fstart.size
     cur = fstart.copy()
+    everyone = np.arange(n, dtype=np.int64)
     recs: list[I64] = []
+    heads: list[I64] = []
     e_start: list[I64] = []
     e_end: list[I64] = []
-    active = np.arange(fstart.size, dtype=np.int64)
+    full = True
+    active = everyone
     for _ in range(_MAX_FEATURES):
-        active = active[cur[active] < ends[active]]
-        if active.size == 0:
+        if full:
+            live = cur < ends
+            if not live.all():
+                full = False
+                active = everyone[live]
+                cur = cur.copy()  # ``cur`` is the last pass's ``e``: keep that
+        else:
+            active = active[cur[active] < ends[active]]
+        if not full and active.size == 0:
             break
-        pos = cur[active]
-        if (buf[pos] != 0x0A).any():
-            raise Irregular("unexpected field in Features")
+        pos = cur if full else cur[active]
         length, nb = wire.varint(buf, w, pos + 1, total)
         s = pos + 1 + nb
         e = s + length
-        if (e > ends[active]).any():
-            raise Irregular("map entry overruns its record")
         recs.append(active)
+        heads.append(pos)
         e_start.append(s)
         e_end.append(e)
-        cur[active] = e
+        if full:
+            cur = e
+        else:
+            cur[active] = e
     else:
         raise Irregular("too many features")
     if not recs:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    return np.concatenate(recs), np.concatenate(e_start), np.concatenate(e_end)
+    rec = np.concatenate(recs)
+    es = np.concatenate(e_start)
+    ee = np.concatenate(e_end)
+    if (buf[np.concatenate(heads)] != 0x0A).any():
+        raise Irregular("unexpected field in Features")
+    if (ee > ends[rec]).any():
+        raise Irregular("map entry overruns its record")
+    return rec, es, ee
 
 
 def _values(buf: U8, w: U64, ke: I64, ee: I64, total: int) -> tuple[I64, I64, I64]:

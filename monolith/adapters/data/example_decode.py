@@ -109,14 +109,8 @@ class ExampleDecoder:
         keep = fid >= 0
         rec, fid, ke, ee = rec[keep], fid[keep], ke[keep], ee[keep]
         kind, ps, pl = _values(buf, w, ke, ee, total)
-        order = _group_order(fid, rec, n, len(self._names))
-        rec, fid, kind, ps, pl = (
-            rec[order],
-            fid[order],
-            kind[order],
-            ps[order],
-            pl[order],
-        )
+        if fid.size and int(np.bincount(fid * n + rec).max()) > 1:
+            raise Irregular("duplicate feature key in one record")
         return self._assemble(buf, w, n, rec, fid, kind, ps, pl)
 
     def _keys(self, buf: U8, w: U64, es: I64, ee: I64, total: int) -> tuple[I64, I64]:
@@ -158,7 +152,17 @@ class ExampleDecoder:
         is_sparse = fid < ns
         wrong = is_sparse & (kind != _INT64) & (pl > 0)
         wrong |= is_sparse & (kind == _BYTES)
-        for r, f, k in zip(rec[wrong], fid[wrong], kind[wrong], strict=True):
+        # Reasons follow the reference route: the first sparse slot in spec
+        # order, else the first dense/label column in spec order.
+        wrong_sparse = sorted(
+            zip(
+                rec[wrong].tolist(),
+                fid[wrong].tolist(),
+                kind[wrong].tolist(),
+                strict=True,
+            )
+        )
+        for r, f, k in wrong_sparse:
             bad.setdefault(
                 int(r),
                 f"sparse feature {self._names[f]!r} is a {_KIND_NAMES[int(k)]}, "
@@ -172,42 +176,61 @@ class ExampleDecoder:
         srec, scol = rec[scalar], fid[scalar] - ns
         skind, sps, spl = kind[scalar], ps[scalar], pl[scalar]
         ok = (skind == _FLOAT) & (spl == 4)
+        problems: list[tuple[int, int, int, str]] = []
         if not ok.all():
             for r, c, k, p in zip(
-                srec[~ok], scol[~ok], skind[~ok], spl[~ok], strict=True
+                srec[~ok].tolist(),
+                scol[~ok].tolist(),
+                skind[~ok].tolist(),
+                spl[~ok].tolist(),
+                strict=True,
             ):
-                kind_name = _KIND_NAMES.get(int(k))
-                count = int(p) // 4 if kind_name == "float_list" else 0
-                bad.setdefault(
-                    int(r), scalar_problem(self._names[ns + c], kind_name, count)
-                )
+                kind_name = _KIND_NAMES.get(k)
+                count = p // 4 if kind_name == "float_list" else 0
+                text = scalar_problem(self._names[ns + c], kind_name, count)
+                problems.append((r, c, 0, text))
             srec, scol, sps = srec[ok], scol[ok], sps[ok]
         bits = (w[sps] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         table[srec, scol] = bits.view(np.float32)
         seen[srec, scol] = True
         if not seen.all():
             for r, c in zip(*np.nonzero(~seen), strict=True):
-                bad.setdefault(
-                    int(r), f"feature {self._names[ns + int(c)]!r} is missing"
-                )
+                text = f"feature {self._names[ns + int(c)]!r} is missing"
+                problems.append((int(r), int(c), 1, text))
+        for r, _c, _p, text in sorted(problems):
+            bad.setdefault(r, text)
 
-        # Sparse fids, grouped by slot then record.
+        # Sparse fids, grouped by slot then record: each entry's values go to
+        # slot_bounds[slot] + splits[slot, row], so no sort is needed.
         good = is_sparse & (kind == _INT64) & (pl > 0)
         grec, gfid = rec[good], fid[good]
         values, counts = wire.packed_varints(buf, w, ps[good], pl[good])
-        lengths = np.zeros((ns, n), dtype=np.int64)
-        lengths[gfid, grec] = counts
         keep_row = np.ones(n, dtype=bool)
+        row_of = np.arange(n, dtype=np.int64)
         if bad:
             keep_row[list(bad)] = False
-            row_of_value = np.repeat(grec, counts)
-            values = values[keep_row[row_of_value]]
-            lengths = lengths[:, keep_row]
+            row_of = np.cumsum(keep_row) - 1
             table = table[keep_row]
-        splits = np.zeros((ns, lengths.shape[1] + 1), dtype=np.int64)
+            kept_entry = keep_row[grec]
+            values = values[np.repeat(kept_entry, counts)]
+            grec, gfid, counts = grec[kept_entry], gfid[kept_entry], counts[kept_entry]
+        rows = int(keep_row.sum())
+        lengths = np.zeros((ns, rows), dtype=np.int64)
+        grow = row_of[grec]
+        lengths[gfid, grow] = counts
+        splits = np.zeros((ns, rows + 1), dtype=np.int64)
         np.cumsum(lengths, axis=1, out=splits[:, 1:])
         slot_bounds = np.zeros(ns + 1, dtype=np.int64)
         np.cumsum(splits[:, -1], out=slot_bounds[1:])
+        dest = slot_bounds[gfid] + splits[gfid, grow]
+        offsets = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        flat = np.empty(int(slot_bounds[-1]), dtype=np.int64)
+        flat[
+            np.arange(values.size, dtype=np.int64)
+            + np.repeat(dest - offsets[:-1], counts)
+        ] = values
+        values = flat
         sparse = {
             name: RaggedFids(values[slot_bounds[s] : slot_bounds[s + 1]], splits[s])
             for s, name in enumerate(self.spec.sparse)
@@ -318,15 +341,3 @@ def _values(buf: U8, w: U64, ke: I64, ee: I64, total: int) -> tuple[I64, I64, I6
         ps[numeric] = start
         pl[numeric] = plen
     return kind, ps, pl
-
-
-def _group_order(fid: I64, rec: I64, n: int, nfeatures: int) -> I64:
-    """Permutation ordering entries by (feature, record); rejects duplicates."""
-    rec_small = rec.astype(np.int16 if n < (1 << 15) else np.int64)
-    by_rec = np.argsort(rec_small, kind="stable")
-    fid_small = fid[by_rec].astype(np.int16 if nfeatures < (1 << 15) else np.int64)
-    order = by_rec[np.argsort(fid_small, kind="stable")]
-    key = fid[order] * np.int64(n) + rec[order]
-    if key.size > 1 and bool((key[1:] == key[:-1]).any()):
-        raise Irregular("duplicate feature key in one record")
-    return order

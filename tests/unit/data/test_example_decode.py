@@ -201,3 +201,17 @@ def test_long_fid_lists_take_the_scanning_route_and_still_match() -> None:
 
     assert decoder.fast_batches == 1
     _assert_same(fast, decode_reference(records, SPEC))
+
+
+def test_a_record_with_several_problems_gets_the_reference_reason() -> None:
+    records = [
+        _example({}, {"item": [1.0], "user_id": [2.0], "age": [2.0]}),
+        _example({"item": [1]}, {"age": [1.0, 2.0]}),
+        _example({"item": [1]}, {"price": [1.0], "age": [1.0, 2.0]}),
+    ]
+
+    fast = ExampleDecoder(SPEC).decode(records)
+
+    _assert_same(fast, decode_reference(records, SPEC))
+    assert fast.bad[0][1].startswith("sparse feature 'user_id'")
+    assert fast.bad[1][1] == "feature 'price' is missing"

@@ -287,3 +287,95 @@ def test_metrics_count_requests_and_report_the_version(
     assert "monolith_serving_request_seconds_bucket" in text
     assert "monolith_serving_model_version 10.0" in text
     assert "monolith_serving_sync_lag_seconds_count 1.0" in text
+
+
+def test_requests_during_a_reload_all_succeed_on_one_version_or_the_next(
+    export_root: str, client: GrpcPredictionClient
+) -> None:
+    import threading
+
+    versions: list[int] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        own = GrpcPredictionClient(client.address)
+        try:
+            for _ in range(2000):
+                if stop.is_set():
+                    return
+                versions.append(own.predict(sample_request()).model_version)
+        except Exception as exc:  # collected for the assert below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    make_export(export_root, step=40, seed=9)
+    wait_until(lambda: bool(versions) and versions[-1] == 40)
+    stop.set()
+    worker.join(timeout=30)
+
+    assert errors == []
+    assert set(versions) <= {10, 40}
+    assert versions == sorted(versions)
+
+
+@pytest.fixture()
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls_serving_answers_a_client_that_trusts_the_certificate(
+    export_root: str, tls_files: tuple[Path, Path]
+) -> None:
+    cert, key = tls_files
+    settings = ServeSettings(
+        export_dir=f"{export_root}/exports",
+        host="localhost",
+        port=0,
+        tls_cert=str(cert),
+        tls_key=str(key),
+    )
+
+    with RunningServer(settings) as running:
+        secure = GrpcPredictionClient(
+            running.address, root_certificates=cert.read_bytes()
+        )
+        scores = secure.predict(sample_request()).scores
+        secure.close()
+        plain = GrpcPredictionClient(running.address)
+        with pytest.raises(ServingError):
+            plain.predict(sample_request(), timeout=2)
+        plain.close()
+
+    assert scores.shape == (2,)

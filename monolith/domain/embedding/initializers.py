@@ -8,6 +8,8 @@ A restarted or resharded parameter server re-creates the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
@@ -23,23 +25,45 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
+_CHUNK_ELEMENTS = 1 << 16
+"""Elements generated per pass, so the temporaries stay in cache."""
+
+
 def _mix(x: UInt64Array) -> UInt64Array:
-    """SplitMix64's finaliser, elementwise (wrapping uint64 arithmetic)."""
-    x = x ^ (x >> np.uint64(30))
+    """SplitMix64's finaliser, elementwise and in place (wrapping uint64)."""
+    tmp = np.empty_like(x)
+    np.right_shift(x, np.uint64(30), out=tmp)
+    x ^= tmp
     x *= _M1
-    x ^= x >> np.uint64(27)
+    np.right_shift(x, np.uint64(27), out=tmp)
+    x ^= tmp
     x *= _M2
-    x ^= x >> np.uint64(31)
+    np.right_shift(x, np.uint64(31), out=tmp)
+    x ^= tmp
     return x
 
 
-def uniform01(seed: int, fids: Int64Array, columns: int) -> npt.NDArray[np.float64]:
-    """Uniform floats in ``[0, 1)``, shape ``[len(fids), columns]``."""
+def _random_bits(
+    seed: int, fids: Int64Array, columns: int
+) -> Iterator[tuple[slice, UInt64Array]]:
+    """64 random bits per ``(fid, column)``, a block of rows at a time."""
     seed_word = _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64) + _GOLDEN)
-    base = _mix(np.ascontiguousarray(fids, dtype=np.int64).view(np.uint64) ^ seed_word)
+    words = np.ascontiguousarray(fids, dtype=np.int64).view(np.uint64)
     steps = (np.arange(1, columns + 1, dtype=np.uint64) * _GOLDEN)[None, :]
-    bits = _mix(base[:, None] + steps)
-    return (bits >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+    block = max(1, _CHUNK_ELEMENTS // max(columns, 1))
+    for start in range(0, words.shape[0], block):
+        rows = slice(start, min(start + block, words.shape[0]))
+        base = _mix(words[rows] ^ seed_word)
+        yield rows, _mix(base[:, None] + steps)
+
+
+def uniform01(seed: int, fids: Int64Array, columns: int) -> npt.NDArray[np.float64]:
+    """Uniform floats in ``[0, 1)`` (53 bits), shape ``[len(fids), columns]``."""
+    out = np.empty((fids.shape[0], columns), dtype=np.float64)
+    for rows, bits in _random_bits(seed, fids, columns):
+        bits >>= np.uint64(11)
+        np.multiply(bits, 1.0 / (1 << 53), out=out[rows])
+    return out
 
 
 def initial_rows(
@@ -48,8 +72,9 @@ def initial_rows(
     """Initial rows ``[len(fids), width]`` for ``fids``.
 
     Args:
-        config: ``zeros``; ``uniform`` in ``[-scale, scale)``; or ``gaussian``
-            with standard deviation ``scale`` (Box-Muller over two streams).
+        config: ``zeros``; ``uniform`` in ``[-scale, scale)`` (24 random bits
+            per value); or ``gaussian`` with standard deviation ``scale``
+            (Box-Muller over two streams).
         fids: The new fids.
         width: Row width.
 
@@ -60,8 +85,13 @@ def initial_rows(
     if config.kind == "zeros":
         return np.zeros((count, width), dtype=np.float32)
     if config.kind == "uniform":
-        u = uniform01(config.seed, fids, width)
-        return ((2.0 * u - 1.0) * config.scale).astype(np.float32)
+        out = np.empty((count, width), dtype=np.float32)
+        step = np.float32(2.0 * config.scale / (1 << 24))
+        for rows, bits in _random_bits(config.seed, fids, width):
+            bits >>= np.uint64(40)
+            np.multiply(bits, step, out=out[rows], casting="unsafe")
+        out -= np.float32(config.scale)
+        return out
     if config.kind == "gaussian":
         u = uniform01(config.seed, fids, 2 * width)
         radius = np.sqrt(-2.0 * np.log1p(-u[:, :width]))

@@ -202,17 +202,22 @@ class EmbeddingTable:
             rows[missing] = self._insert_missing(keys[missing])
         return rows, keys, values
 
-    def _rows_inserting(self, keys: Int64Array, distinct: bool = False) -> Int64Array:
+    def _rows_inserting(
+        self, keys: Int64Array, distinct: bool = False, initialise: bool = True
+    ) -> Int64Array:
         rows = self._index.find(keys)
         missing = rows < 0
         if missing.any():
-            rows[missing] = self._insert_missing(keys[missing], distinct)
+            rows[missing] = self._insert_missing(keys[missing], distinct, initialise)
         return rows
 
-    def _insert_missing(self, keys: Int64Array, distinct: bool = False) -> Int64Array:
+    def _insert_missing(
+        self, keys: Int64Array, distinct: bool = False, initialise: bool = True
+    ) -> Int64Array:
         """Rows for absent ``keys``, inserting each once.
 
-        ``distinct`` says the caller knows ``keys`` has no duplicates.
+        ``distinct`` says the caller knows ``keys`` has no duplicates;
+        ``initialise=False`` leaves the new rows for the caller to fill.
         """
         if distinct:
             new_keys, inverse = keys, np.arange(keys.shape[0])
@@ -222,6 +227,8 @@ class EmbeddingTable:
         self._reserve(first + new_keys.shape[0])
         new_rows = self._index.insert_new(new_keys)
         end = first + new_keys.shape[0]
+        if not initialise:
+            return new_rows[inverse.reshape(-1)]
         initial = initial_rows(self.config.initializer, new_keys, self.width)
         if self.config.has_bias:
             initial[:, 0] = 0.0
@@ -360,7 +367,16 @@ class EmbeddingTable:
         """
         keys = _as_fids(arrays.keys)
         self._check_shapes(arrays, keys.shape[0])
-        rows = self._rows_inserting(keys, distinct=True)
+        if len(self._index) == 0:
+            # Restore into an empty table: rows come out as 0..n-1, in order.
+            self._rows_inserting(keys, distinct=True, initialise=False)
+            count = keys.shape[0]
+            self._values[:count] = arrays.values
+            self._state[:count] = arrays.state
+            self._stamps[:count] = arrays.timestamps
+            self._versions[:count] = np.uint32(version)
+            return
+        rows = self._rows_inserting(keys, distinct=True, initialise=False)
         scatter_rows(self._values, rows, arrays.values)
         scatter_rows(self._state, rows, arrays.state)
         np.put(self._stamps, rows, arrays.timestamps)

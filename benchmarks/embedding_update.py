@@ -23,6 +23,7 @@ import gc
 import logging
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from typing import Any
@@ -149,34 +150,43 @@ def measure_bound(count: int, grads: Any, repeat: int) -> float:
 def measure_snapshot(
     store: LocalParameterStore, keys: Keys, repeat: int
 ) -> dict[str, float]:
+    """Save/restore against np.save/np.load, interleaved run by run so that
+    drift on a shared machine hits both sides alike; medians of the runs."""
     count = keys.size
     ours_dir = tempfile.mkdtemp(prefix="snap-ours-")
     anchor_dir = tempfile.mkdtemp(prefix="snap-np-")
+    exported = {
+        "keys": keys,
+        "values": store.lookup("emb", keys),
+        "state": np.full((count, DIM), 0.1, np.float32),
+        "timestamps": np.full(count, 2000, np.uint32),
+    }
+    nbytes = sum(a.nbytes for a in exported.values())
+    runs: dict[str, list[float]] = {
+        "save": [],
+        "np_save": [],
+        "restore": [],
+        "np_load": [],
+    }
+    steps = {
+        "save": lambda: store.snapshot(ours_dir),
+        "np_save": lambda: save_anchor(anchor_dir, exported),
+        "restore": lambda: store.restore(ours_dir),
+        "np_load": lambda: load_anchor(anchor_dir, list(exported)),
+    }
     try:
-        save = measure(lambda: store.snapshot(ours_dir), repeat=repeat, warmup=1)
-        restore = measure(lambda: store.restore(ours_dir), repeat=repeat, warmup=1)
-        exported = {
-            "keys": keys,
-            "values": store.lookup("emb", keys),
-            "state": np.full((count, DIM), 0.1, np.float32),
-            "timestamps": np.full(count, 2000, np.uint32),
-        }
-        nbytes = sum(a.nbytes for a in exported.values())
-        np_save = measure(lambda: save_anchor(anchor_dir, exported), repeat=repeat)
-        np_load = measure(
-            lambda: load_anchor(anchor_dir, list(exported)), repeat=repeat
-        )
+        for attempt in range(repeat + 1):
+            for name, step in steps.items():
+                started = time.perf_counter()
+                step()
+                if attempt:  # the first round warms up
+                    runs[name].append(time.perf_counter() - started)
         if store.tables()[0].rows != count:
             raise RuntimeError("restore lost rows")
     finally:
         shutil.rmtree(ours_dir, ignore_errors=True)
         shutil.rmtree(anchor_dir, ignore_errors=True)
-    return {
-        "save": nbytes / save.median / 1e9,
-        "np_save": nbytes / np_save.median / 1e9,
-        "restore": nbytes / restore.median / 1e9,
-        "np_load": nbytes / np_load.median / 1e9,
-    }
+    return {name: nbytes / statistics.median(t) / 1e9 for name, t in runs.items()}
 
 
 def save_anchor(directory: str, arrays: dict[str, npt.NDArray[Any]]) -> None:

@@ -15,6 +15,7 @@ def all_commands() -> list[click.Command]:
     from monolith.app.cli.config_cmd import config_group
     from monolith.app.cli.data_cmd import data
     from monolith.app.cli.datagen_cmd import datagen
+    from monolith.app.cli.demo_cmd import demo_command
     from monolith.app.cli.dump_table_cmd import dump_table_command
     from monolith.app.cli.evaluate_cmd import evaluate_command
     from monolith.app.cli.export_cmd import export
@@ -35,5 +36,6 @@ def all_commands() -> list[click.Command]:
         dump_table_command,
         export,
         serve,
+        demo_command,
     ]
     return commands

@@ -44,6 +44,8 @@ class CoordView:
         restored: The chief finished its restore; training may start.
         restored_step: The checkpoint step the chief restored (0 for none).
         finished: The chief ended training; the worker stops.
+        generation: How many times the chief recovered the parameter
+            servers; a worker reconnects when it grows.
     """
 
     claimed_step: int = 0
@@ -55,6 +57,7 @@ class CoordView:
     restored: bool = False
     restored_step: int = 0
     finished: bool = False
+    generation: int = 0
 
 
 @attrs.frozen
@@ -69,6 +72,7 @@ class Coordination:
         restored_step: The step the chief restored, 0 for none.
         finished: Training ended; no more steps are granted.
         last_seen: When each running worker last called.
+        generation: How many times the chief recovered the parameter servers.
     """
 
     barrier: BarrierState
@@ -78,6 +82,7 @@ class Coordination:
     restored_step: int = 0
     finished: bool = False
     last_seen: Mapping[int, float] = attrs.field(factory=dict)
+    generation: int = 0
 
     @classmethod
     def new(
@@ -192,6 +197,15 @@ class Coordination:
             global_step=max(self.global_step, step),
         )
 
+    def rewind(self, step: int) -> Coordination:
+        """The chief recovered the PS from checkpoint ``step``: steps restart there.
+
+        The generation grows, telling workers to reconnect to the PS.
+        """
+        return attrs.evolve(
+            self, global_step=step, restored_step=step, generation=self.generation + 1
+        )
+
     def finish(self) -> Coordination:
         """Training ended: no more steps are granted, every worker stops."""
         return attrs.evolve(self, finished=True)
@@ -221,6 +235,7 @@ class Coordination:
             restored=self.restored,
             restored_step=self.restored_step,
             finished=self.finished,
+            generation=self.generation,
         )
 
     def _at_max(self) -> bool:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n monolith/proto/coordinator.proto\x12\x0emonolith.coord\"\x1e\n\rWorkerRequest\x12\r\n\x05index\x18\x01 \x01(\x05\",\n\x0c\x42lockRequest\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"-\n\rStatusRequest\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"\xb3\x01\n\nCoordState\x12\x14\n\x0c\x63laimed_step\x18\x01 \x01(\x03\x12\x13\n\x0bglobal_step\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\x12\x0e\n\x06placed\x18\x04 \x01(\x08\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x10\n\x08released\x18\x06 \x01(\x08\x12\x10\n\x08restored\x18\x07 \x01(\x08\x12\x10\n\x08\x66inished\x18\x08 \x01(\x08\x12\x15\n\rrestored_step\x18\t \x01(\x03\x32\xe0\x02\n\x0b\x43oordinator\x12\x41\n\x04Join\x12\x1d.monolith.coord.WorkerRequest\x1a\x1a.monolith.coord.CoordState\x12\x42\n\x05Leave\x12\x1d.monolith.coord.WorkerRequest\x1a\x1a.monolith.coord.CoordState\x12\x42\n\x05\x43laim\x12\x1d.monolith.coord.WorkerRequest\x1a\x1a.monolith.coord.CoordState\x12\x41\n\x05\x42lock\x12\x1c.monolith.coord.BlockRequest\x1a\x1a.monolith.coord.CoordState\x12\x43\n\x06Status\x12\x1d.monolith.coord.StatusRequest\x1a\x1a.monolith.coord.CoordStateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n monolith/proto/coordinator.proto\x12\x0emonolith.coord\"\x1e\n\rWorkerRequest\x12\r\n\x05index\x18\x01 \x01(\x05\",\n\x0c\x42lockRequest\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"-\n\rStatusRequest\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\"\xc7\x01\n\nCoordState\x12\x14\n\x0c\x63laimed_step\x18\x01 \x01(\x03\x12\x13\n\x0bglobal_step\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\x12\x0e\n\x06placed\x18\x04 \x01(\x08\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x10\n\x08released\x18\x06 \x01(\x08\x12\x10\n\x08restored\x18\x07 \x01(\x08\x12\x10\n\x08\x66inished\x18\x08 \x01(\x08\x12\x15\n\rrestored_step\x18\t \x01(\x03\x12\x12\n\ngeneration\x18\n \x01(\x03\x32\xe0\x02\n\x0b\x43oordinator\x12\x41\n\x04Join\x12\x1d.monolith.coord.WorkerRequest\x1a\x1a.monolith.coord.CoordState\x12\x42\n\x05Leave\x12\x1d.monolith.coord.WorkerRequest\x1a\x1a.monolith.coord.CoordState\x12\x42\n\x05\x43laim\x12\x1d.monolith.coord.WorkerRequest\x1a\x1a.monolith.coord.CoordState\x12\x41\n\x05\x42lock\x12\x1c.monolith.coord.BlockRequest\x1a\x1a.monolith.coord.CoordState\x12\x43\n\x06Status\x12\x1d.monolith.coord.StatusRequest\x1a\x1a.monolith.coord.CoordStateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,7 +38,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATUSREQUEST']._serialized_start=130
   _globals['_STATUSREQUEST']._serialized_end=175
   _globals['_COORDSTATE']._serialized_start=178
-  _globals['_COORDSTATE']._serialized_end=357
-  _globals['_COORDINATOR']._serialized_start=360
-  _globals['_COORDINATOR']._serialized_end=712
+  _globals['_COORDSTATE']._serialized_end=377
+  _globals['_COORDINATOR']._serialized_start=380
+  _globals['_COORDINATOR']._serialized_end=732
 # @@protoc_insertion_point(module_scope)

@@ -27,7 +27,7 @@ class StatusRequest(_message.Message):
     def __init__(self, index: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class CoordState(_message.Message):
-    __slots__ = ("claimed_step", "global_step", "epoch", "placed", "action", "released", "restored", "finished", "restored_step")
+    __slots__ = ("claimed_step", "global_step", "epoch", "placed", "action", "released", "restored", "finished", "restored_step", "generation")
     CLAIMED_STEP_FIELD_NUMBER: _ClassVar[int]
     GLOBAL_STEP_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class CoordState(_message.Message):
     RESTORED_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
     RESTORED_STEP_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     claimed_step: int
     global_step: int
     epoch: int
@@ -46,4 +47,5 @@ class CoordState(_message.Message):
     restored: bool
     finished: bool
     restored_step: int
-    def __init__(self, claimed_step: _Optional[int] = ..., global_step: _Optional[int] = ..., epoch: _Optional[int] = ..., placed: _Optional[bool] = ..., action: _Optional[str] = ..., released: _Optional[bool] = ..., restored: _Optional[bool] = ..., finished: _Optional[bool] = ..., restored_step: _Optional[int] = ...) -> None: ...
+    generation: int
+    def __init__(self, claimed_step: _Optional[int] = ..., global_step: _Optional[int] = ..., epoch: _Optional[int] = ..., placed: _Optional[bool] = ..., action: _Optional[str] = ..., released: _Optional[bool] = ..., restored: _Optional[bool] = ..., finished: _Optional[bool] = ..., restored_step: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...

@@ -68,14 +68,14 @@ class Job:
             argv = wrap.wrap(argv)
         return self._spawn(f"ps{index}", argv)
 
-    def start_worker(self, index: int, steps: int) -> Proc:
+    def start_worker(self, index: int, steps: int, extra: tuple[str, ...] = ()) -> Proc:
         argv = [
             MONOLITH, "worker", "--index", str(index), "--num-ps", "2",
             "--num-workers", str(self.num_workers), *discovery_flags(self.discovery),
             "--task", "examples.ctr.DeepFM", "--task-option", "hidden=16",
             "--data", self.data, "--model-dir", str(self.model_dir),
             "--steps", str(steps), "--batch-size", "64", "--save-steps", "20",
-            "--threads", "1", "--wait-secs", "60", *RPC_DEADLINE_SETS,
+            "--threads", "1", "--wait-secs", "60", *RPC_DEADLINE_SETS, *extra,
         ]  # fmt: skip
         return self._spawn(f"worker{index}", argv)
 
@@ -178,6 +178,34 @@ def test_a_killed_ps_fails_the_workers_clearly_and_a_restart_resumes(
     assert [ps[0].wait(60), restarted_ps.wait(60)] == [0, 0]
     job2.verify_checkpoints()
     assert job2.newest_checkpoint() == 120
+
+
+def test_with_a_retry_allowed_the_job_continues_after_the_ps_restarts(
+    job2: Job,
+) -> None:
+    retry = ("--set", "max_retry_times=1")
+    ps = [job2.start_ps(i) for i in range(2)]
+    chief = job2.start_worker(0, steps=160, extra=retry)
+    worker = job2.start_worker(1, steps=160, extra=retry)
+    wait_for_text(worker, "training started", 120)
+    wait_for_text(chief, "checkpoint saved step=", 120)
+    dead_addr = job2.registered("ps", 1)
+
+    ps[1].kill()
+    restarted_ps = job2.start_ps(1)
+    job2.wait_registered("ps", 1, other_than=dead_addr)
+    codes = [chief.wait(180), worker.wait(180)]
+
+    log = chief.log()
+    assert codes == [0, 0], log[-3000:] + worker.log()[-2000:]
+    recovered = re.search(r"ps recovered step=(\d+)", log)
+    assert recovered, log[-3000:]
+    assert f"restored from checkpoint-{recovered.group(1)}" in log
+    assert "ps lost, waiting for the chief to recover index=1" in worker.log()
+    assert "global_step=160" in log
+    assert [ps[0].wait(60), restarted_ps.wait(60)] == [0, 0]
+    job2.verify_checkpoints()
+    assert job2.newest_checkpoint() == 160
 
 
 def test_a_killed_chief_fails_the_workers_clearly_and_a_restart_resumes(

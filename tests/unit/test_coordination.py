@@ -127,3 +127,15 @@ def test_placing_twice_and_bad_indices_are_refused() -> None:
         state.claim(2, 0.0)
     with pytest.raises(BarrierError, match="chief"):
         state.status(0, 0, 0.0)
+
+
+def test_a_rewind_restarts_steps_at_the_restored_step_in_a_new_generation() -> None:
+    state = Coordination.new(2).join(1, 0.0).mark_restored(0)
+    for _ in range(7):
+        state, _ = state.claim(0, 0.0)
+
+    state = state.rewind(5)
+    state, view = state.claim(1, 0.1)
+
+    assert view.generation == 1
+    assert view.claimed_step == 6 and view.restored_step == 5

@@ -42,6 +42,7 @@ def view_to_proto(view: CoordView) -> pb.CoordState:
         restored=view.restored,
         finished=view.finished,
         restored_step=view.restored_step,
+        generation=view.generation,
     )
 
 
@@ -57,6 +58,7 @@ def view_from_proto(message: Any) -> CoordView:
         restored=message.restored,
         restored_step=message.restored_step,
         finished=message.finished,
+        generation=message.generation,
     )
 
 
@@ -169,6 +171,15 @@ class CoordinatorServer:
             self._state = self._state.mark_restored(step)
             self._cond.notify_all()
         logger.info("coordinator restore marked step=%d", step)
+
+    def rewind(self, step: int) -> None:
+        """Restart the global step at ``step`` after recovering the PS."""
+        with self._cond:
+            self._state = self._state.rewind(step)
+            self._cond.notify_all()
+        logger.info(
+            "coordinator rewound step=%d generation=%d", step, self._state.generation
+        )
 
     def finish(self) -> None:
         """End training: no more steps; workers stop at their next call."""

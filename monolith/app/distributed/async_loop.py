@@ -19,7 +19,11 @@ from monolith.app.training.hooks import Hook, RunInfo, StepEvent
 from monolith.app.training.step import WorkerStep
 from monolith.domain.batch import Batch
 from monolith.domain.coordination import CoordView
-from monolith.domain.errors import CoordinatorUnavailableError, RestoreSyncError
+from monolith.domain.errors import (
+    CoordinatorUnavailableError,
+    RestoreSyncError,
+    ShardUnavailableError,
+)
 from monolith.ports.clock import Clock
 from monolith.ports.compute import StepResult
 from monolith.ports.coordination import Coordinator
@@ -93,6 +97,8 @@ def run_async_chief(
     max_steps: int | None,
     workers_timeout: float,
     classification: bool = True,
+    recover: Callable[[], int] | None = None,
+    max_recoveries: int = 0,
 ) -> LoopResult:
     """Train as worker 0, then wait for the other workers and end the run.
 
@@ -101,23 +107,42 @@ def run_async_chief(
     data or ``max_steps`` ends, it waits up to ``workers_timeout`` seconds for
     the others to stop, marks the run finished and calls the hooks' ``end``
     (the final save).
+
+    When a PS shard becomes unavailable and fewer than ``max_recoveries``
+    recoveries happened, the chief runs ``recover`` (reconnect to the PS,
+    restore the newest checkpoint, rewind the global step) inside a
+    ``recover`` barrier, and training continues; otherwise the error stops
+    the run.
     """
     run = RunInfo(start_step, max_steps, classification)
     for hook in hooks:
         hook.begin(run)
-    steps = examples = 0
+    steps = examples = recoveries = 0
     failed = True
     try:
         for batch in batches:
             view = coordinator.claim(0)
             if not view.claimed_step:
                 break
-            event = run_step(runner, hooks, batch, view.claimed_step, 0)
-            steps += 1
-            examples += batch.size
-            event = attrs.evolve(event, step=coordinator.global_step)
-            for hook in hooks:
-                hook.after_step(event)
+            try:
+                event = run_step(runner, hooks, batch, view.claimed_step, 0)
+                steps += 1
+                examples += batch.size
+                event = attrs.evolve(event, step=coordinator.global_step)
+                for hook in hooks:
+                    hook.after_step(event)
+            except ShardUnavailableError as exc:
+                if recover is None or recoveries >= max_recoveries:
+                    raise
+                recoveries += 1
+                logger.warning(
+                    "ps lost, recovering attempt=%d of=%d error=%s",
+                    recoveries,
+                    max_recoveries,
+                    exc,
+                )
+                restored = coordinator.run_barrier("recover", recover)
+                logger.info("ps recovered step=%d", restored)
         still = coordinator.wait_workers_gone(workers_timeout)
         if still:
             logger.warning(
@@ -182,6 +207,35 @@ def _pass_barrier(
     return True
 
 
+def _await_recovery(
+    client: Coordinator,
+    index: int,
+    generation: int,
+    error: ShardUnavailableError,
+    *,
+    timeout: float,
+    clock: Clock,
+) -> int | None:
+    """Wait until the chief's generation passes ``generation``; None if finished.
+
+    Raises:
+        ShardUnavailableError: ``error``, when no recovery came within ``timeout``.
+    """
+    end = clock.monotonic() + timeout
+    while clock.monotonic() < end:
+        view = client.status(index)
+        if view.finished:
+            return None
+        if view.generation > generation:
+            return view.generation
+        if view.placed:
+            if not _pass_barrier(client, index, view, timeout=timeout, clock=clock):
+                return None
+        else:
+            clock.sleep(POLL_SECS * 5)
+    raise error
+
+
 def run_async_worker(
     runner: WorkerStep,
     client: Coordinator,
@@ -193,17 +247,25 @@ def run_async_worker(
     restore_timeout: float,
     barrier_timeout: float,
     classification: bool = True,
+    reconnect: Callable[[], None] | None = None,
+    max_recoveries: int = 0,
 ) -> LoopResult:
     """Train as worker ``index`` (> 0) until the data, the steps or the run ends.
 
     The worker joins the chief's coordinator, waits for the chief's restore,
     then claims each global step; it blocks at every save barrier and leaves
     the coordinator when it stops (also on error, when the chief answers).
+
+    When a PS shard becomes unavailable and fewer than ``max_recoveries``
+    recoveries happened, the worker waits for the chief to recover the PS
+    (the coordinator's generation grows), calls ``reconnect`` and continues.
     """
     client.join(index)
     try:
         view = wait_for_restore(client, index, timeout=restore_timeout, clock=clock)
         start_step = view.global_step
+        generation = view.generation
+        recoveries = 0
         run = RunInfo(start_step, None, classification)
         for hook in hooks:
             hook.begin(run)
@@ -227,7 +289,29 @@ def run_async_worker(
                         break
                 if not step:
                     break
-                event = run_step(runner, hooks, batch, step, index)
+                if view.generation > generation and reconnect is not None:
+                    reconnect()
+                    generation = view.generation
+                try:
+                    event = run_step(runner, hooks, batch, step, index)
+                except ShardUnavailableError as exc:
+                    if reconnect is None or recoveries >= max_recoveries:
+                        raise
+                    recoveries += 1
+                    logger.warning(
+                        "ps lost, waiting for the chief to recover index=%d error=%s",
+                        index,
+                        exc,
+                    )
+                    recovered = _await_recovery(
+                        client, index, generation, exc,
+                        timeout=barrier_timeout, clock=clock,
+                    )  # fmt: skip
+                    if recovered is None:
+                        break
+                    reconnect()
+                    generation = recovered
+                    continue
                 steps += 1
                 examples += batch.size
                 for hook in hooks:

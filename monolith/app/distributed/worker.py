@@ -48,7 +48,7 @@ from monolith.app.training.runtime import backend_factory
 from monolith.app.training.step import WorkerStep
 from monolith.domain.batch import Batch
 from monolith.domain.config import RunnerConfig
-from monolith.domain.errors import UsageError
+from monolith.domain.errors import ShardUnavailableError, UsageError
 from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.model_spec import ModelSpec
 from monolith.ports.clock import Clock
@@ -59,6 +59,7 @@ from monolith.ports.storage import FileSystem
 
 if TYPE_CHECKING:
     from monolith.adapters.coordination.grpc_server import CoordinatorServer
+    from monolith.adapters.parameters.grpc_client import GrpcParameterStore
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +154,6 @@ def run_worker(
         CoordinatorUnavailableError: the chief stopped answering.
         RestoreSyncError: the chief did not restore within chief_timeout_secs.
     """
-    from monolith.adapters.parameters.grpc_client import GrpcParameterStore
-
     options.check()
     if runner.model_dir is None or runner.task is None:
         raise UsageError("a worker needs --task and --model-dir")
@@ -171,11 +170,19 @@ def run_worker(
         found = wait_for_roles(
             discovery, needed, timeout=options.discovery_timeout, clock=clock
         )
-        store = GrpcParameterStore(
-            [found[PS_ROLE][i] for i in range(options.num_ps)], deadline=deadline
-        )
-        stack.callback(store.close)
-        store.wait_ready(deadline)
+
+        def connect() -> GrpcParameterStore:
+            return connect_ps(
+                discovery,
+                options.num_ps,
+                deadline=deadline,
+                timeout=options.discovery_timeout,
+                clock=clock,
+            )
+
+        store = connect()
+        remote = [store]  # the current PS connection; recovery replaces it
+        stack.callback(lambda: remote[0].close())
 
         backend: ComputeBackend = backend_factory(
             runner.backend, num_threads=options.num_threads
@@ -210,9 +217,10 @@ def run_worker(
         classification = spec.loss == "bce"
 
         def save_now(step: int) -> int:
+            current = step_runner.store
             if options.mode == "async":
-                backend.load_parameters(store.pull_dense())
-            checkpoints.save(step, store, backend)
+                backend.load_parameters(current.pull_dense())
+            checkpoints.save(step, current, backend)
             return step
 
         if options.mode == "sync":
@@ -243,6 +251,18 @@ def run_worker(
             store.init_dense(backend.parameters(), spec.dense_optimizer)
             coordinator.mark_restored(restored)
 
+            def recover() -> int:
+                chief = coordinator
+                assert chief is not None
+                remote[0].close()
+                fresh = connect()
+                fresh.create_tables(spec.tables)
+                step = checkpoints.restore(fresh, backend)
+                fresh.init_dense(backend.parameters(), spec.dense_optimizer)
+                step_runner.store = remote[0] = fresh
+                chief.rewind(step)
+                return step
+
             def save_in_barrier(requested: int) -> int:
                 return coordinator.run_barrier(
                     "save", lambda: save_now(coordinator.global_step)
@@ -265,6 +285,8 @@ def run_worker(
                 max_steps=runner.steps,
                 workers_timeout=runner.chief_timeout_secs,
                 classification=classification,
+                recover=recover,
+                max_recoveries=runner.max_retry_times,
             )
         else:
             from monolith.adapters.coordination.grpc_client import (
@@ -273,6 +295,11 @@ def run_worker(
 
             client = GrpcCoordinatorClient(found[CHIEF_ROLE][0], deadline=deadline)
             stack.callback(client.close)
+
+            def reconnect() -> None:
+                remote[0].close()
+                step_runner.store = remote[0] = connect()
+
             loop = run_async_worker(
                 step_runner,
                 client,
@@ -283,15 +310,57 @@ def run_worker(
                 restore_timeout=runner.chief_timeout_secs,
                 barrier_timeout=runner.chief_timeout_secs,
                 classification=classification,
+                reconnect=reconnect,
+                max_recoveries=runner.max_retry_times,
             )
         if options.is_chief:
             if runner.enable_realtime_training:
                 logger.info("ps left running reason=realtime training")
             else:
-                store.shutdown_servers()
+                remote[0].shutdown_servers()
         return WorkerReport(
             options.index, options.is_chief, options.mode, restored, loop
         )
+
+
+def connect_ps(
+    discovery: ServiceDiscovery,
+    num_ps: int,
+    *,
+    deadline: float,
+    timeout: float,
+    clock: Clock,
+) -> GrpcParameterStore:
+    """A store over PS ``0..num_ps-1`` as discovery names them, once all answer.
+
+    A PS that is registered but does not answer (killed, restarting, cut
+    off) is looked up again until ``timeout`` passes.
+
+    Raises:
+        DiscoveryTimeoutError: a PS is not registered within ``timeout``.
+        ShardUnavailableError: a PS does not answer within ``timeout``.
+    """
+    from monolith.adapters.parameters.grpc_client import GrpcParameterStore
+
+    end = clock.monotonic() + timeout
+    while True:
+        found = wait_for_roles(
+            discovery,
+            {PS_ROLE: num_ps},
+            timeout=max(end - clock.monotonic(), 0.0),
+            clock=clock,
+        )
+        store = GrpcParameterStore(
+            [found[PS_ROLE][i] for i in range(num_ps)], deadline=deadline
+        )
+        try:
+            store.wait_ready(min(deadline, max(end - clock.monotonic(), 0.1)))
+            return store
+        except ShardUnavailableError:
+            store.close()
+            if clock.monotonic() >= end:
+                raise
+            clock.sleep(0.5)
 
 
 def parameters_digest(params: Mapping[str, Float32Array]) -> str:

@@ -17,7 +17,7 @@ The flow (ARCHITECTURE.md §3, "Training step"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 import numpy as np
@@ -42,18 +42,28 @@ ApplyGuard = Callable[[int, StepResult], None]
 """Called with ``(step, result)`` after the gradients, before any update."""
 
 
-def hashed_buckets(num_buckets: int) -> FidTransform:
-    """A transform that folds every fid into ``num_buckets`` per table.
+def hashed_buckets(num_buckets: int | Mapping[str, int]) -> FidTransform:
+    """A transform that folds every fid into a fixed number of buckets per table.
 
     This turns a collisionless table into the hashed-bucket table the
     collision experiment compares against: distinct fids with the same
-    ``fid mod num_buckets`` share a row.
+    ``fid mod num_buckets`` share a row. ``num_buckets`` is one count for
+    every table, or a count per table name.
     """
-    if num_buckets < 1:
-        raise UsageError(f"num_buckets must be at least 1, got {num_buckets}")
+    counts = (
+        dict(num_buckets) if isinstance(num_buckets, Mapping) else {"*": num_buckets}
+    )
+    for table, count in counts.items():
+        if count < 1:
+            raise UsageError(
+                f"num_buckets of table {table!r} must be at least 1, got {count}"
+            )
 
     def transform(table: str, fids: Int64Array) -> Int64Array:
-        return np.mod(fids, num_buckets)
+        count = counts.get(table, counts.get("*"))
+        if count is None:
+            return fids
+        return np.mod(fids, count)
 
     return transform
 

@@ -1,0 +1,72 @@
+"""`monolith worker` edge cases: missing roles time out clearly; realtime keeps PS."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.dist_support import MONOLITH, Proc, discovery_flags, ps_argv
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("worker-cli") / "data"
+    subprocess.run(
+        [MONOLITH, "datagen", "--out", str(out), "--rows", "3000", "--seed", "2",
+         "--slots", "3", "--vocab-size", "50", "--shards", "2"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    return out
+
+
+def worker_args(
+    tmp_path: Path, data_dir: Path, index: int, num_workers: int
+) -> list[str]:
+    discovery = ("file", str(tmp_path / "discovery"), "cli")
+    return [
+        MONOLITH, "worker", "--index", str(index), "--num-ps", "2",
+        "--num-workers", str(num_workers), *discovery_flags(discovery),
+        "--task", "examples.ctr.DeepFM", "--task-option", "hidden=8",
+        "--data", str(data_dir / "train-*"), "--model-dir", str(tmp_path / "model"),
+        "--steps", "30", "--batch-size", "64", "--threads", "1",
+    ]  # fmt: skip
+
+
+def test_a_worker_without_its_ps_and_chief_names_the_missing_roles(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    argv = worker_args(tmp_path, data_dir, 1, 2) + ["--wait-secs", "1"]
+
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 7, result.stderr[-2000:]
+    assert "roles ps.0, ps.1, chief.0 did not register in discovery" in result.stderr
+
+
+def test_in_realtime_mode_the_chief_leaves_the_ps_running(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    discovery = ("file", str(tmp_path / "discovery"), "cli")
+    ps = [Proc(f"ps{i}", ps_argv(i, 2, discovery), tmp_path) for i in range(2)]
+    try:
+        chief = Proc(
+            "chief",
+            worker_args(tmp_path, data_dir, 0, 1)
+            + ["--set", "enable_realtime_training=true", "--wait-secs", "60"],
+            tmp_path,
+        )
+
+        code = chief.wait(180)
+
+        assert code == 0, chief.log()[-3000:]
+        assert "ps left running reason=realtime training" in chief.log()
+        assert all(p.running() for p in ps)
+    finally:
+        for p in ps:
+            p.kill()

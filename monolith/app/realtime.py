@@ -187,6 +187,8 @@ class RealtimeSync:
                     self.push_once()
                 except MonolithError as exc:
                     logger.warning("delta round failed reason=%s", exc)
+                except Exception:  # keep syncing; the next round retries
+                    logger.exception("delta round failed source=%s", self.source)
                 remaining = self.interval - (self._clock.monotonic() - started)
                 self._stop.wait(max(remaining, 0.0))
 

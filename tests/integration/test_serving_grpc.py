@@ -313,7 +313,7 @@ def test_requests_during_a_reload_all_succeed_on_one_version_or_the_next(
     worker = threading.Thread(target=loop)
     worker.start()
     make_export(export_root, step=40, seed=9)
-    wait_until(lambda: bool(versions) and versions[-1] == 40)
+    wait_until(lambda: bool(versions) and versions[-1] == 40, timeout=90)
     stop.set()
     worker.join(timeout=30)
 

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monolith.app.serving.model import ServingModel
-from monolith.domain.errors import MonolithError, ServingError, UsageError
+from monolith.domain.errors import ServingError, UsageError
 from monolith.domain.export_layout import version_dirs
 from monolith.domain.serving import (
     DeltaOutcome,
@@ -213,12 +213,13 @@ class PredictionService:
                 path = os.path.join(self.export_dir, str(version))
                 try:
                     model = self._loader(path)
-                except MonolithError as exc:
+                except Exception as exc:  # a bad version must not stop serving
                     self._failed.add(version)
                     logger.warning(
-                        "export version skipped version=%d path=%s reason=%s",
+                        "export version skipped version=%d path=%s reason=%s: %s",
                         version,
                         path,
+                        type(exc).__name__,
                         exc,
                     )
                     continue
@@ -248,8 +249,8 @@ class PredictionService:
             while not self._stop.wait(interval):
                 try:
                     self.refresh()
-                except MonolithError as exc:
-                    logger.warning("export dir scan failed reason=%s", exc)
+                except Exception:  # the watcher outlives any one bad scan
+                    logger.exception("export dir scan failed dir=%s", self.export_dir)
 
         self._watcher = threading.Thread(
             target=loop, name="monolith-export-watch", daemon=True

@@ -20,10 +20,18 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks._harness import Table, format_result, measure, parse_args, ratio
+from benchmarks._harness import (
+    Table,
+    Timing,
+    format_result,
+    measure,
+    parse_args,
+    ratio,
+)
 from monolith.adapters.data.example_encode import ExampleEncoder
 from monolith.adapters.data.tfrecord import iter_record_chunks, write_records
 from monolith.adapters.storage.local import LocalFileSystem
@@ -66,6 +74,19 @@ def ours_criteo(fs: LocalFileSystem, path: str) -> int:
     return sum(b.size for b in make_batches(fs, path, SPEC, BATCH, compression=""))
 
 
+def interleaved(
+    ours: Callable[[], object], anchor: Callable[[], object], repeat: int
+) -> tuple[Timing, Timing]:
+    """Time both sides alternately, so load drift on a shared box hits both."""
+    ours()
+    anchor()
+    ours_runs, anchor_runs = [], []
+    for _ in range(repeat):
+        ours_runs.append(measure(ours, repeat=1, warmup=0).runs[0])
+        anchor_runs.append(measure(anchor, repeat=1, warmup=0).runs[0])
+    return Timing(tuple(ours_runs)), Timing(tuple(anchor_runs))
+
+
 def main() -> None:
     args = parse_args("TFRecord read throughput against tf.data")
     import tensorflow as tf
@@ -103,12 +124,18 @@ def main() -> None:
             count = len(records)
             if name == "criteo":
                 assert ours_criteo(fs, path) == count == tf_criteo(path)
-                ours = measure(lambda p=path: ours_criteo(fs, p), repeat=args.repeat)
-                anchor = measure(lambda p=path: tf_criteo(p), repeat=args.repeat)
+                ours, anchor = interleaved(
+                    lambda p=path: ours_criteo(fs, p),
+                    lambda p=path: tf_criteo(p),
+                    args.repeat,
+                )
             else:
                 assert ours_raw(fs, path) == count == tf_raw(path)
-                ours = measure(lambda p=path: ours_raw(fs, p), repeat=args.repeat)
-                anchor = measure(lambda p=path: tf_raw(p), repeat=args.repeat)
+                ours, anchor = interleaved(
+                    lambda p=path: ours_raw(fs, p),
+                    lambda p=path: tf_raw(p),
+                    args.repeat,
+                )
             ours_rate = count / ours.median / 1000
             anchor_rate = count / anchor.median / 1000
             table.add_row(

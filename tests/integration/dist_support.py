@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -140,3 +142,53 @@ def wait_for_text(proc: Proc, text: str, timeout: float) -> None:
             break
         time.sleep(0.1)
     raise AssertionError(f"{proc.name} never logged {text!r}:\n{proc.log()[-3000:]}")
+
+
+# A task small enough to learn in about a thousand steps on two cores.
+TASK_OPTIONS = [
+    "--task-option",
+    "hidden=16",
+    "--task-option",
+    "table_learning_rate=0.5",
+    "--task-option",
+    "learning_rate=0.1",
+]
+
+
+def datagen(out: Path, rows: int, seed: int) -> dict[str, float]:
+    subprocess.run(
+        [
+            MONOLITH,
+            "datagen",
+            "--out",
+            str(out),
+            "--rows",
+            str(rows),
+            "--seed",
+            str(seed),
+            "--slots",
+            "3",
+            "--vocab-size",
+            "50",
+            "--shards",
+            "4",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    meta: dict[str, float] = json.loads((out / "meta.json").read_text())
+    return meta
+
+
+def evaluate(model_dir: Path, data: str) -> float:
+    result = subprocess.run(
+        [MONOLITH, "evaluate", "--model-dir", str(model_dir), "--data", data],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    match = re.search(r"auc=([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    return float(match.group(1))

@@ -2,7 +2,9 @@
 
 Stages, in order: generate synthetic click logs with a known optimum, train
 DeepFM on them, evaluate on the held-out split and report the AUC next to the
-optimum (``bayes_auc_eval``). Each stage is a function taking the
+optimum (``bayes_auc_eval``), then export the model (int8, validated), serve
+it over gRPC in this process, score the eval split through a gRPC client and
+shut the server down (docs/serving.md). Each stage is a function taking the
 :class:`DemoRun` so later stages (export, serve, query) can be appended to
 :data:`STAGES` without touching the others.
 """
@@ -126,9 +128,18 @@ def stage_report(run: DemoRun) -> None:
     )
 
 
+def stage_serve(run: DemoRun) -> None:
+    """Export as int8, serve over gRPC, score the eval split remotely, stop."""
+    from monolith.app.serving.demo_tail import export_serve_predict
+
+    export_serve_predict(
+        run.model_dir, run.out_dir, str(run.meta["eval_pattern"]), echo=run.say
+    )
+
+
 Stage = Callable[[DemoRun], None]
 
-STAGES: list[Stage] = [stage_datagen, stage_train, stage_report]
+STAGES: list[Stage] = [stage_datagen, stage_train, stage_report, stage_serve]
 """The demo's stages in order; later issues append export/serve/query."""
 
 

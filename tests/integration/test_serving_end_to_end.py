@@ -200,3 +200,26 @@ def test_the_demo_tail_exports_serves_and_predicts(
     assert 0.0 < result.auc <= 1.0
     assert lines[-1] == "server stopped"
     assert "over gRPC" in lines[1]
+
+
+def test_the_demo_ends_by_serving_and_predicting_over_grpc(tmp_path: Path) -> None:
+    output = _run(
+        "demo",
+        "--out",
+        str(tmp_path),
+        "--rows",
+        "3000",
+        "--steps",
+        "20",
+        "--batch-size",
+        "128",
+    )
+
+    lines = output.strip().splitlines()
+    offline = next(line for line in lines if line.startswith("auc="))
+    served = next(line for line in lines if "(over gRPC)" in line)
+    assert lines[-1] == "server stopped"
+    assert any(line.startswith("exported version=20") for line in lines)
+    offline_auc = float(offline.split()[0].removeprefix("auc="))
+    served_auc = float(served.split("auc=")[1].split()[0])
+    assert served_auc == pytest.approx(offline_auc, abs=0.01)

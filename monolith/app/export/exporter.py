@@ -229,6 +229,7 @@ def export_model(
             "Use --format monolith (served by monolith serve)"
         )
     version = request.model_version if request.model_version is not None else ref.step
+    # TODO(#6): write exports through the FileSystem port so --output can be remote.
     output = os.path.abspath(request.output)
     target = os.path.join(output, str(version))
     if os.path.lexists(target) and not request.overwrite:

@@ -44,8 +44,12 @@ class TowerSpec:
     Known kinds: ``mlp`` (concat of pooled slots and dense features into an
     MLP), ``deepfm`` (FM over pooled slots plus an MLP), ``din`` (target
     attention over a sequence slot), ``dien`` (GRU/AUGRU interest evolution).
-    ``options`` holds kind-specific settings (e.g. ``target_slot``,
-    ``sequence_slot``, ``gru_hidden``).
+    ``options`` holds kind-specific settings: ``target_slot``,
+    ``sequence_slot`` and ``attention_hidden`` for din/dien, plus
+    ``gru_hidden`` and ``evolution`` (``augru`` or ``gru``) for dien. Values
+    must be JSON-safe (see :func:`model_spec_to_dict`). Activations: relu,
+    tanh, sigmoid, gelu, linear. :mod:`monolith.domain.tower_plan` checks
+    all of this.
     """
 
     kind: str

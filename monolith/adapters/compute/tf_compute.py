@@ -206,7 +206,8 @@ class TfCompute:
 
     def _built_optimizer(self) -> TfDenseOptimizer:
         self._built()
-        assert self._optimizer is not None
+        if self._optimizer is None:
+            raise ComputeError("the backend has no optimizer; call build(spec)")
         return self._optimizer
 
     def _build_custom(self, spec: ModelSpec) -> Any:

@@ -198,7 +198,8 @@ class TorchCompute:
 
     def _built_optimizer(self) -> TorchDenseOptimizer:
         self._built()
-        assert self._optimizer is not None
+        if self._optimizer is None:
+            raise ComputeError("the backend has no optimizer; call build(spec)")
         return self._optimizer
 
     def _features(

@@ -16,6 +16,7 @@ from monolith.domain.tasks import register_task
 from monolith.examples.options import (
     COMMON_SCHEMA,
     as_bool,
+    as_float,
     as_ints,
     as_pooling,
     parse_options,
@@ -34,7 +35,7 @@ class DeepFM:
     with a bias column used as the FM first-order term. Options (defaults):
     ``dim`` (16), ``hidden`` (400,400,400), ``activation`` (relu),
     ``pooling`` (sum; or ``{slot: mean}``), ``has_bias`` (true),
-    ``table_optimizer`` (adagrad), ``table_learning_rate`` (0.05),
+    ``table_optimizer`` (adagrad), ``table_learning_rate`` (1.0),
     ``dense_optimizer`` (adagrad), ``learning_rate`` (0.05), ``clip_norm``
     (100), ``seed`` (0).
     """
@@ -44,6 +45,9 @@ class DeepFM:
         "hidden": (as_ints, (400, 400, 400)),
         "pooling": (as_pooling, "sum"),
         "has_bias": (as_bool, True),
+        # Tuned on datagen (600 steps of 512): 1.0 reaches ~0.02 of the
+        # optimum where the common 0.05 stays ~0.06 short.
+        "table_learning_rate": (as_float, 1.0),
     }
 
     def build_spec(self, features: FeatureSpec, **options: Any) -> ModelSpec:

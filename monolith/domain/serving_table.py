@@ -58,10 +58,12 @@ class ServingTable:
 
     def lookup(self, fids: Int64Array) -> Float32Array:
         """Rows ``[len(fids), width]`` as float32; zeros where a fid is absent."""
-        fids = np.ascontiguousarray(fids, dtype=np.int64)
+        if fids.dtype != np.int64:
+            fids = np.ascontiguousarray(fids, dtype=np.int64)
         if self._keys.shape[0] == 0 or fids.shape[0] == 0:
             return np.zeros((fids.shape[0], self.width), dtype=np.float32)
-        pos, hit = self._positions(fids)
+        pos = self._keys.searchsorted(fids)
+        hit = self._keys.take(pos, mode="clip") == fids
         values = self._values.take(pos, axis=0, mode="clip")
         out: Float32Array
         if self._scales is not None:

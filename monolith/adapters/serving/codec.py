@@ -8,10 +8,7 @@ must divide by its width); request semantics are checked by
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import numpy.typing as npt
 
 from monolith.domain.batch import RaggedFids
 from monolith.domain.errors import UsageError
@@ -36,15 +33,14 @@ def request_to_proto(request: PredictRequest) -> pb.PredictRequest:
     return message
 
 
-def _int64s(values: Any) -> npt.NDArray[np.int64]:
-    return np.fromiter(values, dtype=np.int64, count=len(values))
-
-
 def request_from_proto(message: pb.PredictRequest) -> PredictRequest:
-    slots = {
-        name: RaggedFids(_int64s(slot.values), _int64s(slot.row_splits))
-        for name, slot in message.slots.items()
-    }
+    slots = {}
+    for name, slot in message.slots.items():
+        values, splits = slot.values, slot.row_splits
+        slots[name] = RaggedFids(
+            np.fromiter(values, dtype=np.int64, count=len(values)),
+            np.fromiter(splits, dtype=np.int64, count=len(splits)),
+        )
     dense = np.fromiter(message.dense, dtype=np.float32, count=len(message.dense))
     return PredictRequest(slots=slots, dense=dense, batch_size=int(message.batch_size))
 

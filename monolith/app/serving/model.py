@@ -129,6 +129,10 @@ class ServingModel:
         self._locks = {name: threading.Lock() for name in tables}
         self._pool = pool
         self.slot_names = tuple(slot.name for slot in spec.slots)
+        self._slot_routes = tuple(
+            (slot.name, slot.table, self._locks[slot.table], slot.pooling)
+            for slot in spec.slots
+        )
         self._fast: tuple[TowerPlan, dict[str, Float32Array]] | None = None
 
     @property
@@ -167,10 +171,11 @@ class ServingModel:
         if self._fast is not None and request.batch_size <= NUMPY_TOWER_MAX_BATCH:
             plan, params = self._fast
             pooled = {}
-            for slot in self.spec.slots:
-                fids = request.slots[slot.name]
-                rows = self.lookup(slot.table, fids.values)
-                pooled[slot.name] = pool(rows, fids.row_splits, slot.pooling)
+            for name, table, lock, mode in self._slot_routes:
+                fids = request.slots[name]
+                with lock:
+                    rows = self._tables[table].lookup(fids.values)
+                pooled[name] = pool(rows, fids.row_splits, mode)
             return tower_scores(plan, params, pooled, dense, self.spec.loss)
         inputs = tower_inputs(
             self.spec, request.slots, request.dense, request.batch_size, self.lookup

@@ -25,6 +25,7 @@ from monolith.examples.options import (
     COMMON_SCHEMA,
     Coercer,
     as_bool,
+    as_float,
     as_int,
     as_ints,
     as_pooling,
@@ -45,6 +46,8 @@ SEQUENCE_SCHEMA: dict[str, tuple[Coercer, object]] = {
     "max_len": (as_int, 20),
     "pooling": (as_pooling, "sum"),
     "share_table": (as_bool, True),
+    "dense_optimizer": (as_str, "adam"),
+    "learning_rate": (as_float, 0.003),
 }
 DIEN_SCHEMA: dict[str, tuple[Coercer, object]] = {
     **SEQUENCE_SCHEMA,
@@ -112,8 +115,10 @@ class DIN:
     Options: ``target_slot`` (item), ``sequence_slot`` (history), ``max_len``
     (20; longer histories keep their most recent fids), ``attention_hidden``
     (80, 40), ``hidden`` (200, 80), ``share_table`` (true), ``dim`` (16),
-    ``pooling`` of the other slots (sum), plus the common table and dense
-    optimizer options of :class:`monolith.examples.ctr.DeepFM`.
+    ``pooling`` of the other slots (sum), ``dense_optimizer`` (adam) with
+    ``learning_rate`` (0.003; attention and GRU towers learn slowly with
+    Adagrad from small initial embeddings), plus the common table options of
+    :class:`monolith.examples.ctr.DeepFM`.
     """
 
     default_features = FeatureSpec(sparse=("user", "item", "history"))

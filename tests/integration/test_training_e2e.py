@@ -30,7 +30,7 @@ SMALL_MODEL = {"hidden": "64,32"}
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("datagen")
-    result = generate(LocalFileSystem(), str(out), 40_000, seed=3)
+    result = generate(LocalFileSystem(), str(out), 30_000, seed=3)
     return dict(result.meta)
 
 
@@ -49,14 +49,16 @@ def _config(data, model_dir: Path, **changes) -> RunConfig:
 
 @pytest.mark.parametrize("backend", ["torch", "tf"], ids=["torch", "tf"])
 def test_a_few_hundred_steps_get_close_to_the_planted_optimum(data, tmp_path, backend):
-    config = _config(data, tmp_path / "m", backend=backend, steps=400)
+    config = _config(data, tmp_path / "m", backend=backend, steps=300)
 
     report = train_from_config(config.to_runner_config(), task_options=SMALL_MODEL)
 
     assert report.evaluation is not None
     gap = float(data["bayes_auc_eval"]) - report.evaluation.auc
-    assert gap < 0.06, f"{backend}: auc {report.evaluation.auc} vs optimum gap {gap}"
-    assert report.outcome.last_step == 400
+    # The full-scale target is 0.02 after 600 steps of 512 on 200k rows; this
+    # is the same run scaled down (30k rows, 300 steps of 256).
+    assert gap < 0.05, f"{backend}: auc {report.evaluation.auc} vs optimum gap {gap}"
+    assert report.outcome.last_step == 300
 
 
 def test_restarting_resumes_from_the_newest_checkpoint(data, tmp_path, caplog):

@@ -317,10 +317,15 @@ class LocalCluster:
             )
             for index in range(self.num_workers)
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        if self.num_workers == 1:
+            # One worker runs on the caller's thread: no hand-off, and
+            # libraries with per-thread pools (OpenMP) keep their warm pool.
+            self._worker_main(0, batches, hooks, counts)
+        else:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         failed = bool(self._errors)
         self.sync_chief_dense()
         end_error: BaseException | None = None

@@ -36,9 +36,9 @@ DEMO_TASK = "examples.ctr.DeepFM"
 class DemoSettings:
     """The demo's embedded defaults; every field can be overridden."""
 
-    rows: int = 200_000
+    rows: int = 1_000_000
     seed: int = 0
-    steps: int = 600
+    steps: int = 2000
     batch_size: int = 512
     save_steps: int = 200
     backend: Backend = "torch"

@@ -16,8 +16,8 @@ import click
     show_default=True,
     help="Dense-tower backend.",
 )
-@click.option("--rows", type=int, default=200_000, show_default=True)
-@click.option("--steps", type=int, default=600, show_default=True)
+@click.option("--rows", type=int, default=1_000_000, show_default=True)
+@click.option("--steps", type=int, default=2000, show_default=True)
 @click.option("--batch-size", type=int, default=512, show_default=True)
 def demo_command(
     out_dir: str | None, backend: str, rows: int, steps: int, batch_size: int

@@ -168,10 +168,12 @@ def measure_snapshot(
         "restore": [],
         "np_load": [],
     }
+    # Each read follows its own write, so both read from a page cache in the
+    # same state (on a loaded machine the other side's write evicts it).
     steps = {
         "save": lambda: store.snapshot(ours_dir),
-        "np_save": lambda: save_anchor(anchor_dir, exported),
         "restore": lambda: store.restore(ours_dir),
+        "np_save": lambda: save_anchor(anchor_dir, exported),
         "np_load": lambda: load_anchor(anchor_dir, list(exported)),
     }
     try:

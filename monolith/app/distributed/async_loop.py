@@ -248,6 +248,7 @@ def run_async_worker(
     barrier_timeout: float,
     classification: bool = True,
     reconnect: Callable[[], None] | None = None,
+    rejoin: Callable[[], Coordinator] | None = None,
     max_recoveries: int = 0,
 ) -> LoopResult:
     """Train as worker ``index`` (> 0) until the data, the steps or the run ends.
@@ -259,6 +260,9 @@ def run_async_worker(
     When a PS shard becomes unavailable and fewer than ``max_recoveries``
     recoveries happened, the worker waits for the chief to recover the PS
     (the coordinator's generation grows), calls ``reconnect`` and continues.
+    When the chief stops answering, it likewise calls ``rejoin`` for a
+    client of the restarted chief, waits for that chief's restore (which
+    rolls the PS back to the newest checkpoint) and continues.
     """
     client.join(index)
     try:
@@ -274,48 +278,65 @@ def run_async_worker(
         failed = True
         try:
             for batch in batches:
-                step = 0
-                while not step:
-                    view = client.claim(index)
-                    last = view.global_step
-                    step = view.claimed_step
-                    if step or view.finished:
-                        break
-                    if not view.placed:
-                        break  # max_steps reached
-                    if not _pass_barrier(
-                        client, index, view, timeout=barrier_timeout, clock=clock
-                    ):
-                        break
-                if not step:
-                    break
-                if view.generation > generation and reconnect is not None:
-                    reconnect()
-                    generation = view.generation
                 try:
-                    event = run_step(runner, hooks, batch, step, index)
-                except ShardUnavailableError as exc:
-                    if reconnect is None or recoveries >= max_recoveries:
+                    step = 0
+                    while not step:
+                        view = client.claim(index)
+                        last = view.global_step
+                        step = view.claimed_step
+                        if step or view.finished:
+                            break
+                        if not view.placed:
+                            break  # max_steps reached
+                        if not _pass_barrier(
+                            client, index, view, timeout=barrier_timeout, clock=clock
+                        ):
+                            break
+                    if not step:
+                        break
+                    if view.generation > generation and reconnect is not None:
+                        reconnect()
+                        generation = view.generation
+                    try:
+                        event = run_step(runner, hooks, batch, step, index)
+                    except ShardUnavailableError as exc:
+                        if reconnect is None or recoveries >= max_recoveries:
+                            raise
+                        recoveries += 1
+                        logger.warning(
+                            "ps lost, waiting for the chief to recover "
+                            "index=%d error=%s",
+                            index,
+                            exc,
+                        )
+                        recovered = _await_recovery(
+                            client, index, generation, exc,
+                            timeout=barrier_timeout, clock=clock,
+                        )  # fmt: skip
+                        if recovered is None:
+                            break
+                        reconnect()
+                        generation = recovered
+                        continue
+                    steps += 1
+                    examples += batch.size
+                    for hook in hooks:
+                        hook.after_step(event)
+                except CoordinatorUnavailableError:
+                    if rejoin is None or recoveries >= max_recoveries:
                         raise
                     recoveries += 1
                     logger.warning(
-                        "ps lost, waiting for the chief to recover index=%d error=%s",
-                        index,
-                        exc,
+                        "chief lost, waiting for a new chief index=%d", index
                     )
-                    recovered = _await_recovery(
-                        client, index, generation, exc,
-                        timeout=barrier_timeout, clock=clock,
-                    )  # fmt: skip
-                    if recovered is None:
-                        break
-                    reconnect()
-                    generation = recovered
-                    continue
-                steps += 1
-                examples += batch.size
-                for hook in hooks:
-                    hook.after_step(event)
+                    client = rejoin()
+                    view = wait_for_restore(
+                        client, index, timeout=restore_timeout, clock=clock
+                    )
+                    generation = view.generation
+                    last = view.global_step
+                    if reconnect is not None:
+                        reconnect()
             failed = False
         finally:
             for hook in hooks:

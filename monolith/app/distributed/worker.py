@@ -48,7 +48,11 @@ from monolith.app.training.runtime import backend_factory
 from monolith.app.training.step import WorkerStep
 from monolith.domain.batch import Batch
 from monolith.domain.config import RunnerConfig
-from monolith.domain.errors import ShardUnavailableError, UsageError
+from monolith.domain.errors import (
+    CoordinatorUnavailableError,
+    ShardUnavailableError,
+    UsageError,
+)
 from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.model_spec import ModelSpec
 from monolith.ports.clock import Clock
@@ -58,6 +62,7 @@ from monolith.ports.discovery import ServiceDiscovery
 from monolith.ports.storage import FileSystem
 
 if TYPE_CHECKING:
+    from monolith.adapters.coordination.grpc_client import GrpcCoordinatorClient
     from monolith.adapters.coordination.grpc_server import CoordinatorServer
     from monolith.adapters.parameters.grpc_client import GrpcParameterStore
 
@@ -293,8 +298,21 @@ def run_worker(
                 GrpcCoordinatorClient,
             )
 
-            client = GrpcCoordinatorClient(found[CHIEF_ROLE][0], deadline=deadline)
-            stack.callback(client.close)
+            chief_client = [
+                GrpcCoordinatorClient(found[CHIEF_ROLE][0], deadline=deadline)
+            ]
+            stack.callback(lambda: chief_client[0].close())
+
+            def rejoin() -> GrpcCoordinatorClient:
+                chief_client[0].close()
+                chief_client[0] = connect_chief(
+                    discovery,
+                    options.index,
+                    deadline=deadline,
+                    timeout=options.discovery_timeout,
+                    clock=clock,
+                )
+                return chief_client[0]
 
             def reconnect() -> None:
                 remote[0].close()
@@ -302,7 +320,7 @@ def run_worker(
 
             loop = run_async_worker(
                 step_runner,
-                client,
+                chief_client[0],
                 options.index,
                 batches,
                 hooks,
@@ -311,6 +329,7 @@ def run_worker(
                 barrier_timeout=runner.chief_timeout_secs,
                 classification=classification,
                 reconnect=reconnect,
+                rejoin=rejoin,
                 max_recoveries=runner.max_retry_times,
             )
         if options.is_chief:
@@ -358,6 +377,41 @@ def connect_ps(
             return store
         except ShardUnavailableError:
             store.close()
+            if clock.monotonic() >= end:
+                raise
+            clock.sleep(0.5)
+
+
+def connect_chief(
+    discovery: ServiceDiscovery,
+    index: int,
+    *,
+    deadline: float,
+    timeout: float,
+    clock: Clock,
+) -> GrpcCoordinatorClient:
+    """A client of the chief that discovery names, once it answers.
+
+    Raises:
+        DiscoveryTimeoutError: no chief is registered within ``timeout``.
+        CoordinatorUnavailableError: no registered chief answers in ``timeout``.
+    """
+    from monolith.adapters.coordination.grpc_client import GrpcCoordinatorClient
+
+    end = clock.monotonic() + timeout
+    while True:
+        found = wait_for_roles(
+            discovery,
+            {CHIEF_ROLE: 1},
+            timeout=max(end - clock.monotonic(), 0.0),
+            clock=clock,
+        )
+        client = GrpcCoordinatorClient(found[CHIEF_ROLE][0], deadline=deadline)
+        try:
+            client.status(index)
+            return client
+        except CoordinatorUnavailableError:
+            client.close()
             if clock.monotonic() >= end:
                 raise
             clock.sleep(0.5)

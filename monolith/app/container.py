@@ -36,6 +36,7 @@ from dependency_injector import containers, providers
 from monolith.domain.config import RunConfig, RunnerConfig
 from monolith.domain.errors import ConfigError
 from monolith.ports.clock import Clock
+from monolith.ports.discovery import ServiceDiscovery
 from monolith.ports.storage import FileSystem
 
 
@@ -89,6 +90,15 @@ def _make_hdfs_storage(runner: RunnerConfig) -> FileSystem:
     return filesystem_for(uri)
 
 
+def _make_discovery(kind: str, runner: RunnerConfig) -> ServiceDiscovery:
+    """The ``discovery_type`` adapter; factories live in ``monolith.app.runner``."""
+    from monolith.app import runner as runner_utils
+
+    factory = getattr(runner_utils, f"make_{kind}_discovery")
+    discovery: ServiceDiscovery = factory(runner)
+    return discovery
+
+
 class Container(containers.DeclarativeContainer):
     """Adapters selected by ``RunnerConfig`` fields."""
 
@@ -108,6 +118,16 @@ class Container(containers.DeclarativeContainer):
         local=providers.Singleton(_make_local_storage),
         memory=providers.Singleton(_make_memory_storage),
         hdfs=providers.Singleton(_make_hdfs_storage, runner_config),
+    )
+
+    discovery = adapter_selector(
+        "discovery_type",
+        config.discovery_type,
+        zk=providers.Singleton(_make_discovery, "zk", runner_config),
+        file=providers.Singleton(_make_discovery, "file", runner_config),
+        memory=providers.Singleton(_make_discovery, "memory", runner_config),
+        tf_config=providers.Singleton(_make_discovery, "tf_config", runner_config),
+        mlp=providers.Singleton(_make_discovery, "mlp", runner_config),
     )
 
     @classmethod

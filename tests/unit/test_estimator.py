@@ -96,3 +96,32 @@ def test_training_writes_tensorboard_events_into_the_model_dir():
     estimator.train(_source(planted_batches(10, 8)), max_steps=10)
 
     assert fs.glob(f"{MODEL_DIR}/events/events.out.tfevents.*")
+
+
+@pytest.mark.parametrize("before", [1, 2], ids=["from-1-worker", "from-2-workers"])
+def test_ps_mode_restores_the_saved_dense_parameters_onto_the_store(before):
+    from monolith.adapters.parameters.local import LocalParameterStore
+
+    fs = InMemoryFileSystem()
+
+    def estimator(workers: int) -> Estimator:
+        return Estimator(
+            tiny_spec(),
+            task="tests.Tiny",
+            fs=fs,
+            model_dir=MODEL_DIR,
+            backend_factory=FakeBackend,
+            store_factory=lambda n: LocalParameterStore(n, fs=fs),
+            clock=ManualClock(),
+            settings=TrainSettings(num_ps=2, num_workers=workers, progress_bar=False),
+        )
+
+    estimator(before).train(_source(planted_batches(40, 16)), max_steps=20)
+    saved = estimator(before).checkpoints.load_dense(20)
+
+    resumed = estimator(2)
+    resumed.predict(planted_batches(1, 8))
+    on_store = resumed._model().store.pull_dense()
+
+    for name in ("head/w", "head/b"):
+        np.testing.assert_allclose(on_store[name], saved[name])

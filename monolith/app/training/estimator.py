@@ -196,7 +196,17 @@ class Estimator:
         status = self.checkpoints.latest_valid()
         if status.manifest is not None:
             self._check_compatible(status.manifest)
+        saved_on_store = (
+            status.manifest is not None
+            and int(status.manifest.extra.get("num_workers", 1)) > 1
+        )
+        if saved_on_store:
+            # The snapshot holds the PS dense values and optimizer state:
+            # install placeholders first so the restore replaces them.
+            cluster.install_dense()
         manifest = self.checkpoints.restore(cluster.store, cluster.chief_backend)
+        # Otherwise the PS starts from the chief's restored parameters.
+        cluster.install_dense()
         return manifest.step
 
     def _check_compatible(self, manifest: CheckpointManifest) -> None:

@@ -124,6 +124,7 @@ class Container(containers.DeclarativeContainer):
         "discovery_type",
         config.discovery_type,
         zk=providers.Singleton(_make_discovery, "zk", runner_config),
+        consul=providers.Singleton(_make_discovery, "consul", runner_config),
         file=providers.Singleton(_make_discovery, "file", runner_config),
         memory=providers.Singleton(_make_discovery, "memory", runner_config),
         tf_config=providers.Singleton(_make_discovery, "tf_config", runner_config),

@@ -41,6 +41,22 @@ def make_zk_discovery(
     return ZkDiscovery(hosts, runner.job_name, auth=auth)
 
 
+def make_consul_discovery(
+    runner: RunnerConfig, environ: Mapping[str, str] | None = None
+) -> ServiceDiscovery:
+    """Consul agent at ``CONSUL_HTTP_ADDR`` (else ``consul_addr``), service = job.
+
+    ``CONSUL_HTTP_TOKEN``, when set, is the ACL token.
+    """
+    from monolith.adapters.discovery.consul_discovery import ConsulDiscovery
+
+    env = _env(environ)
+    addr = env.get("CONSUL_HTTP_ADDR", "").split("//")[-1] or runner.consul_addr
+    token = env.get("CONSUL_HTTP_TOKEN") or None
+    logger.info("discovery opened kind=consul addr=%s job=%s", addr, runner.job_name)
+    return ConsulDiscovery(addr, runner.job_name, token=token)
+
+
 def make_file_discovery(runner: RunnerConfig) -> ServiceDiscovery:
     """A shared directory, ``file_discovery_dir``."""
     from monolith.adapters.discovery.file_discovery import FileDiscovery

@@ -40,6 +40,8 @@ FEATURES = {
 
 
 def _spec(name: str, **options: object) -> ModelSpec:
+    if "DIN" in name or "DIEN" in name:
+        options.setdefault("max_len", 5)  # a short unroll keeps TF traces quick
     return resolve_task(name).build_spec(FEATURES[name], hidden="16,8", **options)
 
 

@@ -11,6 +11,7 @@ from types import FrameType
 import click
 
 from monolith.app.config_loader import config_options, load_run_config
+from monolith.domain.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,12 @@ def ps_command(
         },
     )
     runner = run.to_runner_config()
-    _, ps_index = role_from_tf_config(runner)
+    server_type, ps_index = role_from_tf_config(runner)
+    if server_type != "ps":
+        raise UsageError(
+            f"TF_CONFIG makes this process a {server_type!r}, not a 'ps': start "
+            "it with `monolith worker` or fix TF_CONFIG's task"
+        )
 
     stop = threading.Event()
 

@@ -6,12 +6,13 @@ import subprocess
 import sys
 
 import pytest
+from dependency_injector import providers
 
 from monolith.adapters.clock.manual import ManualClock
 from monolith.adapters.clock.system import SystemClock
 from monolith.adapters.storage.local import LocalFileSystem
 from monolith.adapters.storage.memory import InMemoryFileSystem
-from monolith.app.container import Container
+from monolith.app.container import Container, adapter_selector
 from monolith.domain.config import RunConfig, RunnerConfig
 from monolith.domain.config_merge import merge_run_config
 from monolith.domain.errors import ConfigError
@@ -70,13 +71,24 @@ def test_a_runner_config_is_used_as_given() -> None:
 
 
 def test_a_choice_without_a_registered_adapter_names_field_and_choices() -> None:
-    container = Container.from_config(RunnerConfig(storage="hdfs"))
+    selector = adapter_selector(
+        "storage",
+        providers.Object("s3"),
+        local=providers.Object("local-fs"),
+        memory=providers.Object("memory-fs"),
+    )
 
     with pytest.raises(ConfigError) as info:
-        container.storage()
+        selector()
 
-    assert "storage='hdfs' has no adapter registered" in str(info.value)
+    assert "storage='s3' has no adapter registered" in str(info.value)
     assert "available: local, memory" in str(info.value)
+
+
+def test_every_storage_choice_of_the_config_has_an_adapter() -> None:
+    container = Container.from_config(RunnerConfig(storage="memory"))
+
+    assert isinstance(container.storage(), InMemoryFileSystem)
 
 
 def test_building_the_container_imports_no_adapter_module() -> None:

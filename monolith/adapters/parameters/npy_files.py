@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from typing import BinaryIO, cast
 
 import attrs
@@ -57,6 +58,9 @@ class NpyRecord:
         )
 
 
+_HEADER_LOCK = threading.Lock()
+
+
 def _payload(array: npt.NDArray[np.generic]) -> memoryview:
     if array.nbytes == 0:
         return memoryview(b"")
@@ -85,11 +89,15 @@ def write_npy(fs: FileSystem, path: str, array: npt.NDArray[np.generic]) -> NpyR
 
 def _read_header(handle: BinaryIO, path: str) -> tuple[tuple[int, ...], np.dtype]:
     try:
-        version = npy_format.read_magic(handle)
-        if version == (1, 0):
-            shape, fortran, dtype = npy_format.read_array_header_1_0(handle)
-        else:
-            shape, fortran, dtype = npy_format.read_array_header_2_0(handle)
+        # numpy parses the header with ast.literal_eval, which is not
+        # thread-safe on CPython 3.11 ("AST constructor recursion depth
+        # mismatch"); restores read parts from a thread pool.
+        with _HEADER_LOCK:
+            version = npy_format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(handle)
+            else:
+                shape, fortran, dtype = npy_format.read_array_header_2_0(handle)
     except ValueError as exc:
         raise ParameterStoreError(f"{path!r} is not a valid .npy file: {exc}") from exc
     if fortran or dtype.hasobject:

@@ -70,3 +70,35 @@ def test_in_realtime_mode_the_chief_leaves_the_ps_running(
     finally:
         for p in ps:
             p.kill()
+
+
+def test_the_chief_starts_from_a_restore_dir_checkpoint_when_model_dir_is_empty(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    second = tmp_path / "second"
+    second.mkdir()
+    for job, extra in (
+        (first, []),
+        (second, ["--set", f"restore_dir={first / 'model'}"]),
+    ):
+        discovery = ("file", str(job / "discovery"), "restore")
+        ps = [Proc(f"ps{i}", ps_argv(i, 2, discovery), job) for i in range(2)]
+        steps = "30" if job is first else "50"
+        chief = Proc(
+            "chief",
+            worker_args(job, data_dir, 0, 1)
+            + ["--steps", steps, "--wait-secs", "60", *extra],
+            job,
+        )
+        code = chief.wait(180)
+        assert code == 0, chief.log()[-3000:]
+        assert [p.wait(60) for p in ps] == [0, 0]
+
+    log = chief.log()
+    assert "restore copied step=30" in log
+    assert "restored from checkpoint-30" in log
+    assert "global_step=50" in log
+    assert (second / "model" / "checkpoint-30.json").exists()
+    assert (second / "model" / "checkpoint-50.json").exists()

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 @click.option("--num-workers", type=int, help="Workers in the job.")
 @click.option(
     "--discovery",
-    type=click.Choice(["zk", "file"]),
+    type=click.Choice(["zk", "consul", "file"]),
     help="Where the PS and the chief register.",
 )
 @click.option("--job-name", help="Job name; ZooKeeper path /monolith/<job-name>.")

@@ -7,7 +7,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from monolith.app.distributed.discovery_open import open_discovery
 from monolith.app.distributed.worker import WorkerOptions, WorkerReport, run_worker
 from monolith.app.training.inputs import features_of, training_source
 from monolith.app.training.runtime import build_spec
@@ -117,8 +116,14 @@ def worker_from_config(
             options.collective_timeout,
             env,
         )
+    from monolith.app.runner import discovery_guard
+
     try:
-        with open_discovery(runner, env) as discovery:
+        with discovery_guard(runner) as discovery:
+            if discovery is None:
+                raise UsageError(
+                    "monolith worker needs discovery: is_local must be false"
+                )
             return run_worker(
                 runner,
                 options,

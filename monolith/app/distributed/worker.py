@@ -3,7 +3,9 @@
 The worker finds every PS through discovery (waiting up to a timeout), reads
 its shard of the data and trains against the remote PS. Worker 0 is the
 chief: it hosts the coordinator (registered in discovery as ``chief.0``),
-restores the newest checkpoint into every PS shard and its dense state,
+copies a checkpoint from ``restore_dir`` when the model directory has none
+(decision 5, :mod:`monolith.app.restore_sync`), restores the newest
+checkpoint into every PS shard and its dense state,
 drives the save barrier, writes checkpoints covering every shard, and at the
 end tells the PS processes to stop unless the job is real-time. The other
 workers wait for the chief's restore and block at its barriers.
@@ -43,6 +45,7 @@ from monolith.app.distributed.sync_loop import (
     agree_on_start,
     run_sync,
 )
+from monolith.app.restore_sync import sync_restore
 from monolith.app.training.hooks import (
     CheckpointHook,
     Hook,
@@ -164,6 +167,16 @@ def run_worker(
     if options.mode == "sync" and allreduce is None:
         raise UsageError("sync mode needs an all-reduce group")
     deadline = runner.max_rpc_deadline_millis / 1000.0
+    sync_restore(
+        fs,
+        clock,
+        is_chief=options.is_chief,
+        model_dir=runner.model_dir,
+        restore_dir=runner.restore_dir,
+        restore_ckpt=runner.restore_ckpt,
+        chief_timeout_secs=runner.chief_timeout_secs,
+        poll_secs=0.5,
+    )
     with ExitStack() as stack:
         coordinator: CoordinatorServer | None = None
         if options.is_chief and options.mode == "async":

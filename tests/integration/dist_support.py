@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -24,53 +23,17 @@ def free_port() -> int:
 
 MONOLITH = str(Path(sys.executable).with_name("monolith"))
 
-# Used only while `monolith ps` (issue #7) is not registered: the same PS
-# role, started from the library, registering `ps.<index>` in discovery.
-PS_FALLBACK = """
-import signal, sys, threading
-from monolith.adapters.parameters.grpc_server import start_ps_server
-from monolith.adapters.parameters.local import LocalParameterStore
-from monolith.adapters.storage.local import LocalFileSystem
-
-kind, where, job, index = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-host = sys.argv[5]
-if kind == "zk":
-    from monolith.adapters.discovery.zk_discovery import ZkDiscovery
-    discovery = ZkDiscovery(where, job)
-else:
-    from monolith.adapters.discovery.file_discovery import FileDiscovery
-    discovery = FileDiscovery(where)
-handle = start_ps_server(LocalParameterStore(1, fs=LocalFileSystem()), host, 0)
-discovery.register("ps", index, handle.address)
-print("ps serving", handle.address, flush=True)
-signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=handle.stop).start())
-handle.wait()
-discovery.close()
-print("ps stopped", flush=True)
-"""
-
-
-def has_ps_command() -> bool:
-    """Whether `monolith ps` (issue #7) is available."""
-    return importlib.util.find_spec("monolith.app.cli.ps_cmd") is not None
-
 
 def ps_argv(
     index: int, num_ps: int, discovery: Sequence[str], host: str = "127.0.0.1"
 ) -> list[str]:
-    """The command that starts PS ``index``; ``discovery`` is (kind, where, job)."""
+    """`monolith ps` for PS ``index``; ``discovery`` is (kind, where, job)."""
     kind, where, job = discovery
-    if has_ps_command():
-        args = [MONOLITH, "ps", "--index", str(index), "--num-ps", str(num_ps)]
-        args += ["--discovery", kind, "--job-name", job, "--port", "0"]
-        if kind == "zk":
-            args += ["--zk-servers", where]
-        else:
-            args += ["--set", f"file_discovery_dir={where}"]
-        if host != "127.0.0.1":
-            args += ["--host", host]
-        return args
-    return [sys.executable, "-c", PS_FALLBACK, kind, where, job, str(index), host]
+    args = [MONOLITH, "ps", "--index", str(index), "--num-ps", str(num_ps)]
+    args += ["--discovery", kind, "--job-name", job, "--port", "0", "--host", host]
+    if kind == "zk":
+        return args + ["--zk-servers", where]
+    return args + ["--set", f"file_discovery_dir={where}"]
 
 
 def discovery_flags(discovery: Sequence[str]) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from monolith.app.cli.task_options import parse_task_options, task_option_flag
 from monolith.app.config_loader import config_options, load_run_config
 from monolith.domain.errors import UsageError
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
     metavar="SECONDS",
     help="Seconds between real-time pushes.",
 )
+@task_option_flag
 @config_options
 def train_command(
     task: str | None,
@@ -57,6 +59,7 @@ def train_command(
     realtime: bool,
     serving: str | None,
     sync_interval: float,
+    task_option_items: tuple[str, ...],
     config_file: Path | None,
     sets: tuple[str, ...],
 ) -> None:
@@ -100,6 +103,7 @@ def train_command(
         runner,
         epochs_set="epochs" in run.user_overrides(),
         realtime=realtime_options,
+        task_options=parse_task_options(task_option_items),
     )
     click.echo(
         f"trained step={report.outcome.last_step} "

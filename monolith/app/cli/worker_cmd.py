@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from monolith.app.cli.task_options import parse_task_options, task_option_flag
 from monolith.app.config_loader import config_options, load_run_config
 from monolith.domain.errors import UsageError
 
@@ -67,13 +68,7 @@ logger = logging.getLogger(__name__)
     help="Seconds a sync all-reduce waits for its peers.",
 )
 @click.option("--threads", type=int, help="Torch threads in this process.")
-@click.option(
-    "--task-option",
-    "task_option_items",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="An option of the task, e.g. hidden=64,32 (repeatable).",
-)
+@task_option_flag
 @config_options
 def worker_command(
     index: int | None,
@@ -155,12 +150,7 @@ def worker_command(
         collective_timeout=collective_timeout,
         num_threads=threads,
     )
-    task_options: dict[str, str] = {}
-    for item in task_option_items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--task-option {item!r} is not KEY=VALUE")
-        task_options[key.strip()] = value
+    task_options = parse_task_options(task_option_items)
     report = worker_from_config(
         runner,
         options,

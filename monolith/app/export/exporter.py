@@ -3,19 +3,18 @@
 Steps: resolve and verify the checkpoint; refuse an existing version unless
 ``overwrite``; restore tables and tower; quantize the tables; validate
 (embedding error and prediction difference on a validation batch against the
-bound); write everything into a temp directory beside the target; publish it
-with a rename. A failed validation leaves the version unpublished: the temp
-directory is kept as ``<output>/.rejected-<version>/`` with its
-``validation.json`` for inspection, and the export raises QuantizationError.
+bound); write everything through the FileSystem port into a temp directory
+beside the target; publish it with ``fs.rename`` (see
+:mod:`monolith.app.export.version_writer`). A failed validation leaves the
+version unpublished: the temp directory is kept as
+``<output>/.rejected-<version>/`` with its ``validation.json`` for
+inspection, and the export raises QuantizationError.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import os
-import shutil
 import uuid
 from collections.abc import Callable
 
@@ -23,7 +22,6 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from monolith.app.checkpoints import dense_file_name
 from monolith.app.export.source import (
     BackendFactory,
     CheckpointContents,
@@ -31,20 +29,22 @@ from monolith.app.export.source import (
     locate_checkpoint,
     read_contents,
 )
-from monolith.app.export.warmup import copy_warmup
+from monolith.app.export.version_writer import (
+    SavedModelWriter,
+    publish,
+    remove_quietly,
+    set_aside,
+    write_version,
+)
 from monolith.app.serving.model import tower_inputs
 from monolith.domain.batch import Batch
 from monolith.domain.errors import (
     AlreadyExistsError,
-    ExportError,
     QuantizationError,
     UsageError,
 )
 from monolith.domain.export_layout import (
-    MANIFEST_NAME,
-    MODEL_SPEC_NAME,
     VALIDATION_NAME,
-    ExportedTable,
     ExportManifest,
     parse_format,
 )
@@ -55,7 +55,7 @@ from monolith.domain.export_validation import (
     judge,
     sample_validation_batch,
 )
-from monolith.domain.model_spec import model_spec_to_dict
+from monolith.domain.paths import join, scheme
 from monolith.domain.quantization import (
     QuantizedRows,
     abs_error,
@@ -71,7 +71,6 @@ logger = logging.getLogger(__name__)
 
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
-SavedModelWriter = Callable[[CheckpointContents, dict[str, ServingTable], str], None]
 
 
 @attrs.frozen
@@ -112,23 +111,6 @@ class ExportResult:
     path: str
     manifest: ExportManifest
     report: ValidationReport
-
-
-def _save_npy(path: str, array: npt.NDArray[np.generic]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    with open(path, "wb") as handle:
-        handle.write(buffer.getvalue())
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _validate(
@@ -201,8 +183,13 @@ def export_model(
     make_backend: BackendFactory,
     clock: Clock,
     saved_model_writer: SavedModelWriter | None = None,
+    output_fs: FileSystem | None = None,
 ) -> ExportResult:
     """Export one checkpoint as ``<output>/<version>/`` (see the module docstring).
+
+    The checkpoint is read through ``fs``; the version is written and
+    published through ``output_fs`` (``fs`` when None), so ``output`` may be a
+    ``memory://`` or ``hdfs://`` URI (see :mod:`.version_writer`).
 
     Raises:
         NotFoundError / NoCheckpointError / CheckpointError: the checkpoint.
@@ -229,10 +216,12 @@ def export_model(
             "Use --format monolith (served by monolith serve)"
         )
     version = request.model_version if request.model_version is not None else ref.step
-    # TODO(#6): write exports through the FileSystem port so --output can be remote.
-    output = os.path.abspath(request.output)
-    target = os.path.join(output, str(version))
-    if os.path.lexists(target) and not request.overwrite:
+    out_fs = output_fs if output_fs is not None else fs
+    output = request.output.rstrip("/") or request.output
+    if scheme(output) is None:
+        output = os.path.abspath(output)
+    target = join(output, str(version))
+    if out_fs.exists(target) and not request.overwrite:
         raise AlreadyExistsError(
             f"export version {target} already exists; pass --overwrite to replace "
             "it or --model-version for a new version"
@@ -245,34 +234,34 @@ def export_model(
     }
     report = _validate(contents, quantized, request)
 
-    os.makedirs(output, exist_ok=True)
-    tmp = os.path.join(output, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+    out_fs.makedirs(output)
+    tmp = join(output, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
     try:
-        manifest = _write_version(
+        manifest = write_version(
+            out_fs,
             tmp,
             version,
             contents,
             quantized,
             report,
-            request,
+            request.warmup,
             export_format,
-            clock,
+            clock.now(),
             saved_model_writer,
         )
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_quietly(out_fs, tmp)
         raise
     if not report.passed:
-        rejected = os.path.join(output, f".rejected-{version}")
-        shutil.rmtree(rejected, ignore_errors=True)
-        os.replace(tmp, rejected)
+        rejected = join(output, f".rejected-{version}")
+        set_aside(out_fs, tmp, rejected)
         raise QuantizationError(
             f"quantized export (int{request.quantize_bits}"
             f"{'' if request.quantize_bits == 8 else ' float'}) failed validation: "
             f"{'; '.join(report.failures)}; version {version} not published, "
-            f"report in {os.path.join(rejected, VALIDATION_NAME)}"
+            f"report in {join(rejected, VALIDATION_NAME)}"
         )
-    _publish(tmp, target)
+    publish(out_fs, tmp, target)
     logger.info(
         "export published version=%d path=%s bits=%d format=%s "
         "embedding_max_abs_error=%.3g prediction_max_abs_diff=%.3g",
@@ -284,77 +273,3 @@ def export_model(
         report.prediction_max_abs_diff,
     )
     return ExportResult(version, target, manifest, report)
-
-
-def _write_version(
-    tmp: str,
-    version: int,
-    contents: CheckpointContents,
-    quantized: dict[str, QuantizedRows],
-    report: ValidationReport,
-    request: ExportRequest,
-    export_format: str,
-    clock: Clock,
-    saved_model_writer: SavedModelWriter | None,
-) -> ExportManifest:
-    os.makedirs(tmp)
-    for name, value in contents.dense.items():
-        _save_npy(os.path.join(tmp, "dense", dense_file_name(name)), value)
-    tables = []
-    for name, q in quantized.items():
-        base = os.path.join(tmp, "tables", name)
-        _save_npy(os.path.join(base, "fids.npy"), contents.tables[name][0])
-        _save_npy(os.path.join(base, "values.npy"), q.values)
-        if q.scales is not None:
-            _save_npy(os.path.join(base, "scales.npy"), q.scales)
-        tables.append(ExportedTable(name, q.num_rows, int(q.values.shape[1]), q.bits))
-    spec_dict = model_spec_to_dict(contents.spec)
-    _write_text(
-        os.path.join(tmp, MODEL_SPEC_NAME),
-        json.dumps(spec_dict, indent=1, sort_keys=True),
-    )
-    warmup = copy_warmup(request.warmup, tmp) if request.warmup else []
-    _write_text(os.path.join(tmp, VALIDATION_NAME), report.to_json())
-    if export_format == "saved_model":
-        if saved_model_writer is None:
-            raise ExportError("--format saved_model needs the TensorFlow writer")
-        serving_tables = {
-            name: ServingTable(name, contents.tables[name][0], q)
-            for name, q in quantized.items()
-        }
-        saved_model_writer(contents, serving_tables, tmp)
-    ref = contents.ref
-    manifest = ExportManifest(
-        version=version,
-        step=ref.step,
-        backend=ref.manifest.backend,
-        task=ref.manifest.task,
-        format=export_format,
-        quantize_bits=request.quantize_bits,
-        source_checkpoint=ref.manifest_path,
-        checkpoint_wall_time=ref.manifest.wall_time,
-        created_at=clock.now(),
-        tables=tuple(sorted(tables, key=lambda t: t.name)),
-        dense=tuple(sorted(contents.dense)),
-        model_spec=spec_dict,
-        warmup_files=tuple(warmup),
-    )
-    _write_text(os.path.join(tmp, MANIFEST_NAME), manifest.to_json())
-    return manifest
-
-
-def _publish(tmp: str, target: str) -> None:
-    """Rename ``tmp`` to ``target``; an existing target is moved aside first."""
-    old = None
-    if os.path.lexists(target):
-        old = f"{target}.old-{uuid.uuid4().hex[:8]}"
-        old = os.path.join(os.path.dirname(target), "." + os.path.basename(old))
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError as exc:
-        if old is not None:
-            os.replace(old, target)
-        raise ExportError(f"cannot publish export {target}: {exc}") from exc
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

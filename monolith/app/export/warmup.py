@@ -4,7 +4,7 @@ A warmup source is a file (copied as ``assets.extra/tf_serving_warmup_requests``
 or a directory (every file below it, keeping relative paths). Refused: a
 symlink whose target lies outside the source (outside the file's own
 directory for a single file), a relative path that climbs out with ``..``,
-and any destination that would resolve outside the export version directory.
+and any destination name that would climb out of ``assets.extra/``.
 Files are copied by content; no symlink is ever written into an export.
 """
 
@@ -21,6 +21,8 @@ from monolith.domain.export_layout import (
     check_relative_asset,
     is_inside,
 )
+from monolith.domain.paths import join
+from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +37,19 @@ def _refuse_symlink_out(path: str, root: str) -> str:
     return real
 
 
-def _copy_one(source_real: str, relative: str, version_dir: str) -> str:
+def _copy_one(source_real: str, relative: str, version_dir: str, fs: FileSystem) -> str:
     name = check_relative_asset(relative)
-    destination = os.path.join(version_dir, ASSETS_EXTRA, name)
-    parent = os.path.dirname(destination)
-    os.makedirs(parent, exist_ok=True)
-    root = os.path.realpath(version_dir)
-    if not is_inside(root, os.path.realpath(destination)):
-        raise UsageError(
-            f"warmup path {relative!r} escapes the export directory {version_dir}"
-        )
-    shutil.copyfile(source_real, destination)
+    destination = join(version_dir, ASSETS_EXTRA, name)
+    with open(source_real, "rb") as source, fs.atomic_write(destination) as handle:
+        shutil.copyfileobj(source, handle)
     return f"{ASSETS_EXTRA}/{name}"
 
 
-def copy_warmup(source: str, version_dir: str) -> list[str]:
+def copy_warmup(source: str, version_dir: str, fs: FileSystem) -> list[str]:
     """Copy ``source`` below ``version_dir/assets.extra``; return relative paths.
+
+    ``source`` is a local file or directory; ``version_dir`` is written
+    through ``fs`` (any storage backend).
 
     Raises:
         NotFoundError: ``source`` does not exist.
@@ -63,7 +62,7 @@ def copy_warmup(source: str, version_dir: str) -> list[str]:
         real = _refuse_symlink_out(source, root)
         if not os.path.isfile(real):
             raise UsageError(f"warmup path {source} is not a regular file")
-        return [_copy_one(real, WARMUP_FILE_NAME, version_dir)]
+        return [_copy_one(real, WARMUP_FILE_NAME, version_dir, fs)]
     root = os.path.realpath(source)
     if os.path.islink(source.rstrip("/")):
         _refuse_symlink_out(source.rstrip("/"), os.path.dirname(root))
@@ -82,7 +81,7 @@ def copy_warmup(source: str, version_dir: str) -> list[str]:
             path = os.path.join(dirpath, name)
             real = _refuse_symlink_out(path, root)
             relative = os.path.relpath(path, source).replace(os.sep, "/")
-            copied.append(_copy_one(real, relative, version_dir))
+            copied.append(_copy_one(real, relative, version_dir, fs))
     if not copied:
         raise UsageError(f"warmup directory {source} holds no files")
     logger.info("warmup copied files=%d source=%s", len(copied), source)

@@ -10,8 +10,8 @@ pool of identical backends, created on demand up to ``max_backends``.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -20,17 +20,26 @@ import numpy as np
 import numpy.typing as npt
 
 from monolith.app.checkpoints import dense_file_name
+from monolith.app.storage import filesystem_for
 from monolith.domain.batch import Batch, RaggedFids
-from monolith.domain.errors import ComputeError, ExportError, ServingError, UsageError
+from monolith.domain.errors import (
+    ComputeError,
+    ExportError,
+    ServingError,
+    StorageError,
+    UsageError,
+)
 from monolith.domain.export_layout import MANIFEST_NAME, ExportManifest
 from monolith.domain.export_validation import sample_validation_batch
 from monolith.domain.inference_tower import pool, supports, tower_scores
 from monolith.domain.model_spec import ModelSpec, model_spec_from_dict
+from monolith.domain.paths import join
 from monolith.domain.quantization import QuantizedRows
 from monolith.domain.serving import PredictRequest
 from monolith.domain.serving_table import ServingTable
 from monolith.domain.tower_plan import TowerPlan, plan_tower
 from monolith.ports.compute import ComputeBackend, SlotInput, TowerInputs
+from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
 
@@ -209,26 +218,35 @@ def _request(batch: Batch) -> PredictRequest:
     )
 
 
-def _load_array(path: str) -> npt.NDArray[np.generic]:
+def _load_array(fs: FileSystem, path: str) -> npt.NDArray[np.generic]:
     try:
-        array: npt.NDArray[np.generic] = np.load(path, allow_pickle=False)
+        with fs.open(path, "rb") as handle:
+            data = handle.read()
+        array: npt.NDArray[np.generic] = np.load(io.BytesIO(data), allow_pickle=False)
         return array
-    except (OSError, ValueError) as exc:
+    except (StorageError, OSError, ValueError) as exc:
         raise ExportError(f"cannot read export file {path}: {exc}") from exc
 
 
-def read_export_manifest(version_dir: str) -> ExportManifest:
-    path = os.path.join(version_dir, MANIFEST_NAME)
+def read_export_manifest(
+    version_dir: str, fs: FileSystem | None = None
+) -> ExportManifest:
+    """The ``export.json`` of ``version_dir``, read through ``fs``.
+
+    ``fs`` defaults to the adapter the path's URI scheme names.
+    """
+    files = fs if fs is not None else filesystem_for(version_dir)
+    path = join(version_dir, MANIFEST_NAME)
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
+        with files.open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (StorageError, OSError, UnicodeDecodeError) as exc:
         raise ExportError(f"cannot read export manifest {path}: {exc}") from exc
     return ExportManifest.from_json(text, source=path)
 
 
 def load_tables(
-    version_dir: str, manifest: ExportManifest, spec: ModelSpec
+    version_dir: str, manifest: ExportManifest, spec: ModelSpec, fs: FileSystem
 ) -> dict[str, ServingTable]:
     tables: dict[str, ServingTable] = {}
     exported = {t.name: t for t in manifest.tables}
@@ -240,23 +258,25 @@ def load_tables(
                 config.name, np.zeros(0, dtype=np.int64), empty
             )
             continue
-        base = os.path.join(version_dir, "tables", config.name)
-        fids = _load_array(os.path.join(base, "fids.npy")).astype(np.int64)
-        values = _load_array(os.path.join(base, "values.npy"))
+        base = join(version_dir, "tables", config.name)
+        fids = _load_array(fs, join(base, "fids.npy")).astype(np.int64)
+        values = _load_array(fs, join(base, "values.npy"))
         scales = None
         if entry.bits == 8:
-            scales = _load_array(os.path.join(base, "scales.npy")).astype(np.float32)
+            scales = _load_array(fs, join(base, "scales.npy")).astype(np.float32)
         tables[config.name] = ServingTable(
             config.name, fids, QuantizedRows(entry.bits, values, scales)
         )
     return tables
 
 
-def load_dense(version_dir: str, manifest: ExportManifest) -> dict[str, Float32Array]:
+def load_dense(
+    version_dir: str, manifest: ExportManifest, fs: FileSystem
+) -> dict[str, Float32Array]:
     return {
-        name: _load_array(
-            os.path.join(version_dir, "dense", dense_file_name(name))
-        ).astype(np.float32)
+        name: _load_array(fs, join(version_dir, "dense", dense_file_name(name))).astype(
+            np.float32
+        )
         for name in manifest.dense
     }
 
@@ -266,8 +286,13 @@ def load_export(
     make_backend: BackendFactory,
     max_backends: int = 4,
     numpy_tower: bool = True,
+    fs: FileSystem | None = None,
 ) -> ServingModel:
-    """Read one export version and build its tower.
+    """Read one export version through ``fs`` and build its tower.
+
+    ``fs`` defaults to the adapter the path's URI scheme names
+    (:func:`monolith.app.storage.filesystem_for`), so a version may live on
+    the local disk, in ``memory://`` or on ``hdfs://``.
 
     With ``numpy_tower``, built-in mlp/deepfm towers are scored in numpy for
     batches up to :data:`NUMPY_TOWER_MAX_BATCH` (much less per-call overhead
@@ -278,10 +303,11 @@ def load_export(
         ExportError: a file is missing or malformed.
         ServingError: the tower cannot be built from the export.
     """
-    manifest = read_export_manifest(version_dir)
+    files = fs if fs is not None else filesystem_for(version_dir)
+    manifest = read_export_manifest(version_dir, files)
     spec = model_spec_from_dict(manifest.model_spec)
-    tables = load_tables(version_dir, manifest, spec)
-    params = load_dense(version_dir, manifest)
+    tables = load_tables(version_dir, manifest, spec, files)
+    params = load_dense(version_dir, manifest, files)
 
     def make() -> ComputeBackend:
         backend = make_backend(manifest.backend)

@@ -20,6 +20,7 @@ from typing import Any
 from monolith.app.serving.backends import make_compute
 from monolith.app.serving.model import load_export
 from monolith.app.serving.service import PredictionService
+from monolith.app.storage import filesystem_for
 from monolith.domain.serve_settings import ServeSettings
 from monolith.ports.clock import Clock
 
@@ -45,14 +46,19 @@ class RunningServer:
 
         self.settings = settings
         self.metrics = PrometheusServingMetrics()
+        fs = filesystem_for(settings.export_dir)
         self.service = PredictionService(
             settings.export_dir,
             functools.partial(
-                load_export, make_backend=make_compute, max_backends=settings.workers
+                load_export,
+                make_backend=make_compute,
+                max_backends=settings.workers,
+                fs=fs,
             ),
             self.metrics,
             clock if clock is not None else SystemClock(),
             settings.limits,
+            fs=fs,
         )
         self.server = GrpcPredictionServer(
             self.service, settings, self.metrics, extra_handlers=extra_handlers

@@ -14,7 +14,6 @@ checkpoint was written, so a reload does not roll rows back.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -24,8 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monolith.app.serving.model import ServingModel
-from monolith.domain.errors import ServingError, UsageError
+from monolith.app.storage import filesystem_for
+from monolith.domain.errors import NotFoundError, ServingError, StorageError, UsageError
 from monolith.domain.export_layout import version_dirs
+from monolith.domain.paths import join
 from monolith.domain.serving import (
     DeltaOutcome,
     EmbeddingDelta,
@@ -38,6 +39,7 @@ from monolith.domain.serving import (
 )
 from monolith.ports.clock import Clock
 from monolith.ports.serving import ModelStatus, ServingMetrics
+from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +67,12 @@ class PredictionService:
         metrics: ServingMetrics,
         clock: Clock,
         limits: RequestLimits | None = None,
+        fs: FileSystem | None = None,
     ) -> None:
+        """``fs`` lists ``export_dir``; by default the adapter its URI scheme
+        names (local, ``memory://``, ``hdfs://``)."""
         self.export_dir = export_dir
+        self._fs = fs if fs is not None else filesystem_for(export_dir)
         self._loader = loader
         self._metrics = metrics
         self._clock = clock
@@ -183,18 +189,18 @@ class PredictionService:
 
     def available_versions(self) -> list[int]:
         try:
-            names = os.listdir(self.export_dir)
-        except FileNotFoundError:
+            names = self._fs.listdir(self.export_dir)
+            return [
+                v
+                for v in version_dirs(names)
+                if self._fs.isdir(join(self.export_dir, str(v)))
+            ]
+        except NotFoundError:
             return []
-        except OSError as exc:
+        except StorageError as exc:
             raise ServingError(
                 f"cannot list export dir {self.export_dir}: {exc}"
             ) from exc
-        return [
-            v
-            for v in version_dirs(names)
-            if os.path.isdir(os.path.join(self.export_dir, str(v)))
-        ]
 
     def refresh(self) -> bool:
         """Load the newest version if it is newer than the served one.
@@ -210,7 +216,7 @@ class PredictionService:
                 if (current is None or v > current) and v not in self._failed
             ]
             for version in reversed(candidates):
-                path = os.path.join(self.export_dir, str(version))
+                path = join(self.export_dir, str(version))
                 try:
                     model = self._loader(path)
                 except Exception as exc:  # a bad version must not stop serving

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from monolith.adapters.clock.manual import ManualClock
+from monolith.adapters.storage.hdfs import WebHdfsFileSystem
 from monolith.adapters.storage.memory import InMemoryFileSystem
 from monolith.app.cli.main import cli
 from monolith.app.export.exporter import ExportRequest
@@ -23,6 +24,7 @@ from monolith.app.serving.service import PredictionService
 from monolith.domain.batch import RaggedFids
 from monolith.domain.errors import QuantizationError
 from monolith.domain.serving import PredictRequest
+from monolith.testing.webhdfs_server import WebHdfsTestServer
 from tests.serving_support.checkpoints import write_checkpoint
 
 pytestmark = pytest.mark.integration
@@ -165,3 +167,23 @@ def test_the_cli_exports_to_a_memory_uri(model_dir: str, tmp_path: Path) -> None
     model = load_export(f"{base}/30", make_compute)
     assert model.manifest.warmup_files == ("assets.extra/tf_serving_warmup_requests",)
     assert model.predict(_request()).shape == (2,)
+
+
+@pytest.mark.slow
+def test_an_export_to_webhdfs_is_published_by_one_directory_rename(
+    model_dir: str, tmp_path: Path
+) -> None:
+    with WebHdfsTestServer(str(tmp_path / "hdfs-root")) as server:
+        fs = WebHdfsFileSystem(server.authority, user="tester")
+        base = f"hdfs://{server.authority}/user/tester/exports"
+        run_export(ExportRequest(model_dir, base, quantize_bits=16), output_fs=fs)
+
+        result = run_export(
+            ExportRequest(model_dir, base, quantize_bits=8, overwrite=True),
+            output_fs=fs,
+        )
+
+        assert fs.listdir(base) == ["30"]
+        model = load_export(result.path, make_compute, fs=fs)
+        assert model.manifest.quantize_bits == 8
+        assert model.predict(_request()).shape == (2,)

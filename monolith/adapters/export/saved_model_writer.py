@@ -6,7 +6,12 @@ and ``variables/``) next to monolith's own files, so both
 
 Signature ``serving_default`` takes one dict: per slot ``<slot>_values``
 (int64 ``[N]``) and ``<slot>_row_splits`` (int64 ``[B+1]``), plus ``dense``
-(float32 ``[B, n]``); it returns ``{"scores": float32 [B]}``. Tables are
+(float32 ``[B, n]``); it returns ``{"scores": float32 [B]}``. A sequence
+slot (din, dien) takes the same ragged pair and is padded in the graph by
+:func:`sequence_layout_in_graph`, the TensorFlow twin of
+:func:`monolith.domain.sequence_layout.layout_sequence`: fids keep their
+order, are left-aligned in ``[B, max_len]``, a longer sequence keeps its last
+``max_len`` fids, and a mask marks the written positions. Tables are
 embedded as sorted fid keys with their rows at export precision (int8 rows
 are decoded in the graph with their per-row scales); a missing fid reads as
 zeros, as in monolith serving.
@@ -20,16 +25,36 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from monolith.adapters.compute.tf_tower import pool_slot, tower_logits
+from monolith.adapters.compute.tf_tower import pad_slot, pool_slot, tower_logits
 from monolith.domain.errors import ExportError
 from monolith.domain.model_spec import ModelSpec
 from monolith.domain.serving_table import ServingTable
-from monolith.domain.tower_plan import plan_tower
+from monolith.domain.tower_plan import MASK_SUFFIX, plan_tower
 from monolith.ports.compute import ComputeBackend
 
 logger = logging.getLogger(__name__)
 
 _DTYPES = {32: tf.float32, 16: tf.float16, 8: tf.int8}
+
+
+def sequence_layout_in_graph(row_splits: Any, max_len: int) -> tuple[Any, Any, Any]:
+    """``(source, target, mask)`` of :class:`~monolith.domain.sequence_layout.
+    SequenceLayout`, computed from an int64 ``row_splits`` tensor in the graph."""
+    splits = tf.cast(row_splits, tf.int64)
+    batch = tf.shape(splits, out_type=tf.int64)[0] - 1
+    lengths = splits[1:] - splits[:-1]
+    total = splits[-1]
+    example = tf.repeat(tf.range(batch, dtype=tf.int64), lengths)
+    start = splits[:-1] + tf.maximum(lengths - max_len, 0)
+    occurrence = tf.range(total, dtype=tf.int64)
+    keep = occurrence >= tf.gather(start, example)
+    source = tf.boolean_mask(occurrence, keep)
+    kept_example = tf.boolean_mask(example, keep)
+    target = kept_example * max_len + (source - tf.gather(start, kept_example))
+    flat = tf.scatter_nd(
+        target[:, None], tf.ones_like(target, tf.float32), [batch * max_len]
+    )
+    return source, target, tf.reshape(flat, [-1, max_len])
 
 
 class _Table(tf.Module):  # type: ignore[misc]
@@ -83,7 +108,12 @@ class _ExportedModel(tf.Module):  # type: ignore[misc]
             splits = inputs[f"{slot.name}_row_splits"]
             unique, index = tf.unique(values, out_idx=tf.int64)
             rows = self.tables[slot.table].lookup(unique)
-            features[slot.name] = pool_slot(slot.pooling, rows, index, splits)
+            if slot.pooling == "sequence":
+                source, target, mask = sequence_layout_in_graph(splits, slot.max_len)
+                features[slot.name] = pad_slot(rows, index, source, target, mask)
+                features[slot.name + MASK_SUFFIX] = mask
+            else:
+                features[slot.name] = pool_slot(slot.pooling, rows, index, splits)
         logits = tower_logits(self._plan, params, features, inputs["dense"])
         scores = tf.sigmoid(logits) if self._spec.loss == "bce" else logits
         return {"scores": scores}
@@ -98,16 +128,8 @@ def write_saved_model(
     """Save the model with ``tables`` as a SavedModel at ``directory``.
 
     Raises:
-        ExportError: a sequence slot (not supported in the SavedModel graph
-            yet) or a failure while tracing or saving.
+        ExportError: a failure while tracing or saving.
     """
-    sequence = [s.name for s in spec.slots if s.pooling == "sequence"]
-    if sequence:
-        # TODO(#6): lay out sequence slots in-graph so din/dien export to SavedModel.
-        raise ExportError(
-            f"--format saved_model does not support sequence slots yet "
-            f"({', '.join(sequence)}); use --format monolith"
-        )
     module = _ExportedModel(spec, backend.parameters(), tables)
     signature: dict[str, Any] = {}
     for slot in spec.slots:

@@ -16,7 +16,6 @@ manifest-last publication instead; none of the shipped adapters does.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -54,10 +53,8 @@ SavedModelWriter = Callable[[CheckpointContents, dict[str, ServingTable], str], 
 
 def save_npy(fs: FileSystem, path: str, array: npt.NDArray[np.generic]) -> None:
     """Write ``array`` as ``.npy`` at ``path`` (atomic per file, fsynced)."""
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
     with fs.atomic_write(path) as handle:
-        handle.write(buffer.getvalue())
+        np.save(handle, array, allow_pickle=False)
 
 
 def write_text(fs: FileSystem, path: str, text: str) -> None:

@@ -10,7 +10,6 @@ pool of identical backends, created on demand up to ``max_backends``.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import queue
 import threading
@@ -221,8 +220,7 @@ def _request(batch: Batch) -> PredictRequest:
 def _load_array(fs: FileSystem, path: str) -> npt.NDArray[np.generic]:
     try:
         with fs.open(path, "rb") as handle:
-            data = handle.read()
-        array: npt.NDArray[np.generic] = np.load(io.BytesIO(data), allow_pickle=False)
+            array: npt.NDArray[np.generic] = np.load(handle, allow_pickle=False)
         return array
     except (StorageError, OSError, ValueError) as exc:
         raise ExportError(f"cannot read export file {path}: {exc}") from exc

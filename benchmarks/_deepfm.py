@@ -40,12 +40,18 @@ Ids = np.ndarray | Sequence[np.ndarray]
 AnchorStep = Callable[[Ids, np.ndarray, np.ndarray], Any]
 
 
-def deepfm_spec(clip_norm: float = DenseOptimizerSpec.clip_norm) -> ModelSpec:
+def deepfm_spec(clip_norm: float | None = None) -> ModelSpec:
     """The benchmark DeepFM: Adagrad tables (uniform 0.05, seeded per table).
 
     Args:
-        clip_norm: the dense optimizer's gradient clip norm.
+        clip_norm: the dense optimizer's gradient clip norm; ``None`` keeps
+            :class:`DenseOptimizerSpec`'s default.
     """
+    dense_optimizer = (
+        DenseOptimizerSpec("adagrad", LR)
+        if clip_norm is None
+        else DenseOptimizerSpec("adagrad", LR, clip_norm)
+    )
     table_optimizer = OptimizerConfig("adagrad", LR, initial_accumulator=0.1)
     tables = tuple(
         TableConfig(
@@ -63,7 +69,7 @@ def deepfm_spec(clip_norm: float = DenseOptimizerSpec.clip_norm) -> ModelSpec:
         slots=tuple(SlotSpec(f"s{i}", f"t{i}") for i in range(SLOTS)),
         dense_features=DENSE,
         tower=TowerSpec("deepfm", HIDDEN),
-        dense_optimizer=DenseOptimizerSpec("adagrad", LR, clip_norm),
+        dense_optimizer=dense_optimizer,
     )
 
 

@@ -29,49 +29,25 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks._deepfm import (
+    BATCH,
+    DENSE,
+    DIM,
+    HIDDEN,
+    SLOTS,
+    deepfm_spec,
+    report,
+    set_tf_threads,
+    tf_anchor_step,
+    torch_anchor_step,
+)
 from monolith.adapters.clock.system import SystemClock
 from monolith.adapters.parameters.local import LocalParameterStore
 from monolith.app.training.hooks import LoggingHook, NonFiniteLossGuard
 from monolith.app.training.local_cluster import LocalCluster
 from monolith.app.training.step import WorkerStep
 from monolith.domain.batch import Batch, RaggedFids
-from monolith.domain.embedding.config import (
-    InitializerConfig,
-    OptimizerConfig,
-    TableConfig,
-)
-from monolith.domain.model_spec import (
-    DenseOptimizerSpec,
-    ModelSpec,
-    SlotSpec,
-    TowerSpec,
-)
 from monolith.ports.compute import ComputeBackend
-
-SLOTS, DIM, WIDTH, DENSE, HIDDEN, BATCH = 26, 16, 17, 13, (400, 400, 400), 1024
-LR = 0.05
-
-
-def deepfm_spec() -> ModelSpec:
-    table_optimizer = OptimizerConfig("adagrad", LR, initial_accumulator=0.1)
-    tables = tuple(
-        TableConfig(
-            f"t{i}",
-            DIM,
-            has_bias=True,
-            optimizer=table_optimizer,
-            initializer=InitializerConfig("uniform", 0.05, seed=i),
-        )
-        for i in range(SLOTS)
-    )
-    return ModelSpec(
-        name="bench-deepfm",
-        tables=tables,
-        slots=tuple(SlotSpec(f"s{i}", f"t{i}") for i in range(SLOTS)),
-        dense_features=DENSE,
-        tower=TowerSpec("deepfm", HIDDEN),
-        dense_optimizer=DenseOptimizerSpec("adagrad", LR),
-    )
 
 
 def make_batches(count: int, seed: int = 0) -> list[Batch]:
@@ -145,44 +121,7 @@ def ours_runner(
 def torch_anchor(
     args: argparse.Namespace, batches: list[Batch]
 ) -> Callable[[int], None]:
-    import torch
-    import torch.nn.functional as F
-
-    torch.manual_seed(0)
-
-    class Baseline(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.tables = torch.nn.ModuleList(
-                torch.nn.EmbeddingBag(args.vocab, WIDTH, mode="sum", sparse=True)
-                for _ in range(SLOTS)
-            )
-            for table in self.tables:
-                torch.nn.init.uniform_(table.weight, -0.05, 0.05)
-            sizes = [SLOTS * DIM + DENSE, *HIDDEN]
-            self.mlp = torch.nn.ModuleList(
-                torch.nn.Linear(a, b)
-                for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-            )
-            self.out = torch.nn.Linear(HIDDEN[-1], 1)
-
-        def forward(self, ids, offsets, dense):  # type: ignore[no-untyped-def]
-            pooled = [t(i, offsets) for t, i in zip(self.tables, ids, strict=True)]
-            stacked = torch.stack([p[:, 1:] for p in pooled], dim=1)
-            summed = stacked.sum(1)
-            fm = 0.5 * (summed * summed - (stacked * stacked).sum(1)).sum(1)
-            bias = torch.stack([p[:, 0] for p in pooled], dim=1).sum(1)
-            x = torch.cat([stacked.flatten(1), dense], dim=1)
-            for layer in self.mlp:
-                x = torch.relu(layer(x))
-            return self.out(x).squeeze(1) + fm + bias
-
-    model = Baseline()
-    sparse_opt = torch.optim.Adagrad(list(model.tables.parameters()), lr=LR)
-    dense_opt = torch.optim.Adagrad(
-        [*model.mlp.parameters(), *model.out.parameters()], lr=LR
-    )
-    offsets = torch.arange(BATCH, dtype=torch.int64)
+    step = torch_anchor_step(args.vocab)
     hashed = [
         [np.mod(b.sparse[f"s{i}"].values, args.vocab) for i in range(SLOTS)]
         for b in batches
@@ -193,74 +132,13 @@ def torch_anchor(
         for _ in range(steps):
             k = position[0] % len(batches)
             position[0] += 1
-            ids = [torch.from_numpy(x) for x in hashed[k]]
-            logits = model(ids, offsets, torch.from_numpy(batches[k].dense))
-            loss = F.binary_cross_entropy_with_logits(
-                logits, torch.from_numpy(batches[k].label)
-            )
-            sparse_opt.zero_grad()
-            dense_opt.zero_grad()
-            loss.backward()
-            sparse_opt.step()
-            dense_opt.step()
+            step(hashed[k], batches[k].dense, batches[k].label)
 
     return run
 
 
 def tf_anchor(args: argparse.Namespace, batches: list[Batch]) -> Callable[[int], None]:
-    import tensorflow as tf
-
-    tables = [
-        tf.Variable(
-            tf.random.stateless_uniform([args.vocab, WIDTH], [0, i], -0.05, 0.05)
-        )
-        for i in range(SLOTS)
-    ]
-    accumulators = [tf.Variable(tf.fill([args.vocab, WIDTH], 0.1)) for _ in tables]
-    glorot = tf.keras.initializers.GlorotUniform(seed=0)
-    sizes = [SLOTS * DIM + DENSE, *HIDDEN, 1]
-    weights = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        weights += [tf.Variable(glorot([a, b])), tf.Variable(tf.zeros([b]))]
-    dense_acc = [tf.Variable(tf.fill(tf.shape(w), 0.1)) for w in weights]
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([SLOTS, None], tf.int64),
-            tf.TensorSpec([None, DENSE], tf.float32),
-            tf.TensorSpec([None], tf.float32),
-        ]
-    )
-    def step(ids, dense, labels):  # type: ignore[no-untyped-def]
-        with tf.GradientTape() as tape:
-            pooled = [tf.nn.embedding_lookup(tables[i], ids[i]) for i in range(SLOTS)]
-            stacked = tf.stack([p[:, 1:] for p in pooled], axis=1)
-            summed = tf.reduce_sum(stacked, 1)
-            fm = 0.5 * tf.reduce_sum(
-                summed * summed - tf.reduce_sum(stacked * stacked, 1), 1
-            )
-            bias = tf.add_n([p[:, 0] for p in pooled])
-            x = tf.concat([tf.reshape(stacked, [-1, SLOTS * DIM]), dense], axis=1)
-            for i in range(0, len(weights) - 2, 2):
-                x = tf.nn.relu(x @ weights[i] + weights[i + 1])
-            logits = tf.squeeze(x @ weights[-2] + weights[-1], 1) + fm + bias
-            loss = tf.reduce_mean(
-                tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)
-            )
-        grads = tape.gradient(loss, [*tables, *weights])
-        for table, acc, g in zip(tables, accumulators, grads[:SLOTS], strict=True):
-            unique, inverse = tf.unique(g.indices)
-            summed_g = tf.math.unsorted_segment_sum(g.values, inverse, tf.size(unique))
-            acc_rows = tf.gather(acc, unique) + summed_g * summed_g
-            acc.scatter_update(tf.IndexedSlices(acc_rows, unique))
-            table.scatter_sub(
-                tf.IndexedSlices(LR * summed_g / tf.sqrt(acc_rows), unique)
-            )
-        for w, acc, g in zip(weights, dense_acc, grads[SLOTS:], strict=True):
-            acc.assign_add(g * g)
-            w.assign_sub(LR * g / (tf.sqrt(acc) + 1e-7))
-        return loss
-
+    step = tf_anchor_step(args.vocab)
     hashed = [
         np.stack([np.mod(b.sparse[f"s{i}"].values, args.vocab) for i in range(SLOTS)])
         for b in batches
@@ -317,23 +195,6 @@ def profile_step(
     print(f"  {'total':36s} {1e3 * total:8.2f}")
 
 
-def report(backend: str, times: dict[str, float], anchor: str) -> None:
-    print(f"\n{backend}: examples/s (median of rounds, batch {BATCH})")
-    print(f"  {'variant':34s} {'ms/step':>9s} {'ex/s':>10s} {'vs anchor':>10s}")
-    for name, seconds in times.items():
-        ratio = times[anchor] / seconds
-        print(
-            f"  {name:34s} {1e3 * seconds:9.2f} {BATCH / seconds:10.0f} {ratio:10.2f}"
-        )
-    ours_name = next(n for n in times if n.startswith("ours"))
-    ours = BATCH / times[ours_name]
-    base = BATCH / times[anchor]
-    print(
-        f"RESULT name=train_throughput_{backend} ours={ours:.0f} anchor={base:.0f} "
-        f"unit=examples/s ratio={ours / base:.2f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, small vocab")
@@ -369,20 +230,20 @@ def main() -> None:
             args.steps,
         )
         cluster.stop()
-        report("torch", times, "torch anchor (EmbeddingBag, hashed)")
+        report(
+            "train_throughput",
+            "torch",
+            times,
+            "torch anchor (EmbeddingBag, hashed)",
+            34,
+        )
         if args.profile:
             profile_step(TorchCompute, batches, "torch")
         gc.collect()
     if args.backend in ("tf", "both"):
-        import tensorflow as tf
-
         from monolith.adapters.compute.tf_compute import TfCompute
 
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        except RuntimeError:
-            pass
+        set_tf_threads(args.threads)
         ours, cluster = ours_runner(TfCompute, batches)
         times = interleaved(
             {
@@ -393,7 +254,7 @@ def main() -> None:
             args.steps,
         )
         cluster.stop()
-        report("tf", times, "tf anchor (tf.Variable tables)")
+        report("train_throughput", "tf", times, "tf anchor (tf.Variable tables)", 34)
         if args.profile:
             profile_step(TfCompute, batches, "tf")
 

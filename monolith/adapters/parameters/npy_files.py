@@ -24,7 +24,7 @@ from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 24
 """Bytes moved per read or write call: small enough to stay in cache for the CRC."""
 
 

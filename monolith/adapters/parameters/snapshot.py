@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import attrs
@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from monolith.adapters.parameters.npy_files import NpyRecord, read_npy, write_npy
 from monolith.domain.embedding.config import TableConfig
+from monolith.domain.embedding.hash_index import row_keys_of
 from monolith.domain.embedding.table import EmbeddingTable, TableArrays
 from monolith.domain.errors import NotFoundError, ParameterStoreError
 from monolith.ports.storage import FileSystem
@@ -96,6 +97,12 @@ def _read_checksums(fs: FileSystem, base: str) -> dict[str, object]:
     return meta
 
 
+def _write_one(
+    fs: FileSystem, path: str, source: Callable[[], npt.NDArray[np.generic]]
+) -> NpyRecord:
+    return write_npy(fs, path, source())
+
+
 def save_table_part(
     fs: FileSystem, directory: str, table: EmbeddingTable, part: int, parts: int
 ) -> list[str]:
@@ -106,21 +113,36 @@ def save_table_part(
     """
     started = time.perf_counter()
     base = _join(directory, "tables", table.config.name, part_name(part, parts))
-    arrays, index = table.snapshot_arrays()
-    files: dict[str, npt.NDArray[np.generic]] = {
-        "keys": arrays.keys,
-        "values": arrays.values,
-        "state": arrays.state,
-        "timestamps": arrays.timestamps,
-    }
-    if index is not None:
-        files["index"] = index
-    if table.occurrence_filter is not None:
-        files["filter"] = table.occurrence_filter.packed
+    views = table.snapshot_views()
+    files: dict[str, Callable[[], npt.NDArray[np.generic]]] = {}
+    if views is None:
+        exported = table.export(drop_expired=True)
+        rows = int(exported.keys.shape[0])
+        files = {
+            "keys": lambda: exported.keys,
+            "values": lambda: exported.values,
+            "state": lambda: exported.state,
+            "timestamps": lambda: exported.timestamps,
+        }
+    else:
+        rows = views.rows
+        # keys first: building them is a random scatter, which then runs
+        # beside the writes of the other arrays.
+        files = {
+            "keys": lambda: row_keys_of(views.slots, views.rows),
+            "values": lambda: views.values,
+            "state": lambda: views.state,
+            "index": lambda: views.slots,
+            "timestamps": lambda: views.timestamps,
+        }
+    occurrence = table.occurrence_filter
+    packed = None if occurrence is None else occurrence.packed
+    if packed is not None:
+        files["filter"] = lambda: packed
     with ThreadPoolExecutor(IO_THREADS, thread_name_prefix="snapshot") as pool:
         futures = {
-            name: pool.submit(write_npy, fs, _join(base, f"{name}.npy"), array)
-            for name, array in files.items()
+            name: pool.submit(_write_one, fs, _join(base, f"{name}.npy"), source)
+            for name, source in files.items()
         }
         records = {name: future.result() for name, future in futures.items()}
     meta: dict[str, object] = {
@@ -128,7 +150,7 @@ def save_table_part(
         "dim": table.config.dim,
         "width": table.width,
         "optimizer": table.config.optimizer.kind,
-        "rows": int(arrays.keys.shape[0]),
+        "rows": rows,
         "part": part,
         "parts": parts,
     }
@@ -141,7 +163,7 @@ def save_table_part(
         table.config.name,
         part,
         parts,
-        arrays.keys.shape[0],
+        rows,
         nbytes,
         seconds,
     )

@@ -46,6 +46,18 @@ def _empty_slots(bits: int) -> Int64Array:
     return np.zeros((1 << bits, 2), dtype=np.int64)
 
 
+def row_keys_of(slots: Int64Array, size: int) -> Int64Array:
+    """The key of each row ``0..size-1`` of a slot array (see :attr:`HashIndex.slots`).
+
+    A pure function of the slots, so a caller may run it beside other work
+    (numpy drops the GIL for the gathers and the scatter).
+    """
+    occupied = slots[:, 1] > 0
+    keys = np.empty(size, dtype=np.int64)
+    keys[slots[occupied, 1] - 1] = slots[occupied, 0]
+    return keys
+
+
 class HashIndex:
     """Collisionless int64 key -> row index with vectorised find and insert.
 
@@ -93,10 +105,7 @@ class HashIndex:
 
     def row_keys(self) -> Int64Array:
         """The key of each row ``0..len-1`` (a new array)."""
-        occupied = self._slots[:, 1] > 0
-        keys = np.empty(self._size, dtype=np.int64)
-        keys[self._slots[occupied, 1] - 1] = self._slots[occupied, 0]
-        return keys
+        return row_keys_of(self._slots, self._size)
 
     def _home(self, keys: Int64Array) -> Int64Array:
         hashed = keys.view(np.uint64) * _GOLDEN

@@ -54,6 +54,22 @@ class TableArrays:
     timestamps: UInt32Array
 
 
+@attrs.frozen(eq=False)
+class TableViews:
+    """A table's rows as views, keys left to :func:`row_keys_of` over ``slots``.
+
+    What a snapshot writes when no row expired: ``rows`` rows of values,
+    state and timestamps, and the index slots they are aligned with. The
+    views alias the table: write them before its next update.
+    """
+
+    rows: int
+    values: Float32Array
+    state: Float32Array
+    timestamps: UInt32Array
+    slots: Int64Array
+
+
 def _as_fids(fids: npt.ArrayLike) -> Int64Array:
     array = np.ascontiguousarray(fids, dtype=np.int64)
     if array.ndim != 1:
@@ -299,23 +315,24 @@ class EmbeddingTable:
             self._stamps[:size].copy(),
         )
 
-    def snapshot_arrays(self) -> tuple[TableArrays, Int64Array | None]:
-        """What a snapshot writes: the exported rows and, when no row expired,
-        the index slots (so a restore onto the same sharding skips rehashing).
+    def snapshot_views(self) -> TableViews | None:
+        """Views of every row and the index slots, or None when a row expired
+        (then :meth:`export` gives the kept rows).
 
-        Without expired rows the arrays are views of the table: write them
-        before the next update.
+        The key of each row is left to the caller (:func:`row_keys_of` on the
+        slots), so the scatter building them can run beside the writes of the
+        other arrays.
         """
-        size = len(self._index)
         if self._unexpired() is not None:
-            return self.export(drop_expired=True), None
-        views = TableArrays(
-            self._index.row_keys(),
+            return None
+        size = len(self._index)
+        return TableViews(
+            size,
             self._values[:size],
             self._state[:size],
             self._stamps[:size],
+            self._index.slots,
         )
-        return views, self._index.slots
 
     def adopt(self, arrays: TableArrays, slots: Int64Array) -> None:
         """Take over ``arrays`` and ``slots`` as this empty table's rows.
@@ -323,7 +340,7 @@ class EmbeddingTable:
         The occurrence filter is left as it is.
 
         The arrays must own their memory (they grow in place later) and be
-        row-aligned with ``slots`` as written by :meth:`snapshot_arrays`.
+        row-aligned with ``slots`` as given by :meth:`snapshot_views`.
 
         Raises:
             UsageError: When the table is not empty or shapes disagree.

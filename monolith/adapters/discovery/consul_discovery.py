@@ -6,12 +6,12 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import consul
 from consul.exceptions import ACLPermissionDenied, ConsulException, Timeout
 
+from monolith.adapters.discovery.closing import ClosingDiscovery
 from monolith.domain.addresses import parse_address, validate_role
 from monolith.domain.errors import DiscoveryError
 from monolith.ports.clock import Clock
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class ConsulDiscovery:
+class ConsulDiscovery(ClosingDiscovery):
     """ServiceDiscovery in Consul, with the original's retry and blacklist rules.
 
     Backend: py-consul against a Consul agent's HTTP API. Every task is an
@@ -175,17 +175,6 @@ class ConsulDiscovery:
                 )
         if self._heart is not threading.current_thread():
             self._heart.join(timeout=5.0)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------------- helpers
 

@@ -7,9 +7,8 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from monolith.adapters.discovery.closing import ClosingDiscovery
 from monolith.domain.addresses import (
     node_name,
     parse_node_name,
@@ -21,7 +20,7 @@ from monolith.domain.errors import DiscoveryError
 logger = logging.getLogger(__name__)
 
 
-class FileDiscovery:
+class FileDiscovery(ClosingDiscovery):
     """ServiceDiscovery for several processes on one machine, via a directory.
 
     Backend: the local file system. Task ``index`` of role ``name`` is the
@@ -94,17 +93,6 @@ class FileDiscovery:
                         exc,
                     )
             self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _publish(self, path: Path, addr: str) -> None:
         tmp_name = ""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import TracebackType
-from typing import Self
 
+from monolith.adapters.discovery.closing import ClosingDiscovery
 from monolith.domain.addresses import validate_address, validate_role
 from monolith.domain.errors import DiscoveryError
 
@@ -21,7 +20,7 @@ class InMemoryRegistry:
         self.entries: dict[str, dict[int, str]] = {}
 
 
-class InMemoryDiscovery:
+class InMemoryDiscovery(ClosingDiscovery):
     """ServiceDiscovery held in memory; the default for one-machine runs.
 
     Backend: a plain dict. Several ``InMemoryDiscovery`` objects built on the
@@ -67,17 +66,6 @@ class InMemoryDiscovery:
             for (name, index), addr in list(self._own.items()):
                 self._withdraw(name, index, addr)
             self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _withdraw(self, name: str, index: int, addr: str) -> None:
         role = self._registry.entries.get(name, {})

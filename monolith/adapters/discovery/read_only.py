@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
+from monolith.adapters.discovery.closing import ClosingDiscovery
 from monolith.domain.addresses import parse_address, validate_role
 from monolith.domain.errors import DiscoveryError
 
@@ -16,7 +15,7 @@ logger = logging.getLogger(__name__)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})
 
 
-class ReadOnlyDiscovery:
+class ReadOnlyDiscovery(ClosingDiscovery):
     """A fixed ``{name: {index: addr}}``; register/deregister only show/hide.
 
     ``register`` accepts the address the environment names for that task, or
@@ -69,17 +68,6 @@ class ReadOnlyDiscovery:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _known(self, name: str) -> dict[int, str]:
         if name not in self._roles:

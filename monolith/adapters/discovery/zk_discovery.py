@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
@@ -20,6 +19,7 @@ from kazoo.recipe.watchers import DataWatch
 from kazoo.retry import KazooRetry
 from kazoo.security import make_digest_acl
 
+from monolith.adapters.discovery.closing import ClosingDiscovery
 from monolith.domain.addresses import (
     node_name,
     parse_node_name,
@@ -36,7 +36,7 @@ DEFAULT_REGISTRATION_PERIOD = 30 * 60.0
 T = TypeVar("T")
 
 
-class ZkDiscovery:
+class ZkDiscovery(ClosingDiscovery):
     """ServiceDiscovery in ZooKeeper, laid out as the original Monolith does.
 
     Backend: kazoo. Task ``index`` of role ``name`` is the ephemeral node
@@ -206,17 +206,6 @@ class ZkDiscovery:
         if self._keeper is not threading.current_thread():
             self._keeper.join(timeout=5.0)
         logger.info("zk discovery closed job_path=%s", self._job_path)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ------------------------------------------------------- znode writing
 

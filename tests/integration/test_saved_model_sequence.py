@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -53,32 +53,52 @@ def _ragged(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ragged.values, ragged.row_splits
 
 
+Exporter = Callable[[str, int], str]
+
+
+@pytest.fixture(scope="module")
+def saved_model_of(tmp_path_factory: pytest.TempPathFactory) -> Exporter:
+    """Export a small tf checkpoint of ``kind`` as a SavedModel (cached)."""
+    done: dict[tuple[str, int], str] = {}
+
+    def export(kind: str, bits: int) -> str:
+        if (kind, bits) not in done:
+            root = tmp_path_factory.mktemp(f"{kind}-{bits}")
+            model_dir = str(root / "model")
+            write_checkpoint(
+                model_dir, step=7, backend="tf", spec=_spec(kind), scale=0.5
+            )
+            result = run_export(
+                ExportRequest(
+                    model_dir,
+                    str(root / "exports"),
+                    quantize_bits=bits,
+                    format="saved_model",
+                )
+            )
+            done[(kind, bits)] = result.path
+        return done[(kind, bits)]
+
+    return export
+
+
 @pytest.mark.parametrize(("kind", "bits"), [("din", 32), ("dien", 8)])
 def test_a_sequence_tower_saved_model_scores_like_monolith_serving(
-    tmp_path: Path, kind: str, bits: int
+    saved_model_of: Exporter, kind: str, bits: int
 ) -> None:
     tf = pytest.importorskip("tensorflow")
-    model_dir = str(tmp_path / "model")
-    write_checkpoint(model_dir, step=7, backend="tf", spec=_spec(kind), scale=0.5)
     dense = np.linspace(-1.0, 1.0, 8, dtype=np.float32).reshape(4, 2)
 
-    result = run_export(
-        ExportRequest(
-            model_dir,
-            str(tmp_path / "exports"),
-            quantize_bits=bits,
-            format="saved_model",
-        )
-    )
+    path = saved_model_of(kind, bits)
 
-    loaded = tf.saved_model.load(result.path)
+    loaded = tf.saved_model.load(path)
     inputs = {"dense": tf.constant(dense)}
     for slot, lists in (("user_id", USERS), ("item_id", ITEMS), ("history", HISTORIES)):
         values, splits = _ragged(lists)
         inputs[f"{slot}_values"] = tf.constant(values, tf.int64)
         inputs[f"{slot}_row_splits"] = tf.constant(splits, tf.int64)
     saved = loaded.signatures["serving_default"](**inputs)["scores"].numpy()
-    served = load_export(result.path, make_compute).predict(
+    served = load_export(path, make_compute).predict(
         PredictRequest(
             slots={
                 "user_id": RaggedFids.from_lists(USERS),
@@ -95,15 +115,10 @@ def test_a_sequence_tower_saved_model_scores_like_monolith_serving(
 
 
 def test_only_the_last_max_len_history_fids_change_the_saved_model_score(
-    tmp_path: Path,
+    saved_model_of: Exporter,
 ) -> None:
     tf = pytest.importorskip("tensorflow")
-    model_dir = str(tmp_path / "model")
-    write_checkpoint(model_dir, step=3, backend="tf", spec=_spec("din"), scale=0.5)
-    result = run_export(
-        ExportRequest(model_dir, str(tmp_path / "e"), format="saved_model")
-    )
-    serve = tf.saved_model.load(result.path).signatures["serving_default"]
+    serve = tf.saved_model.load(saved_model_of("din", 32)).signatures["serving_default"]
 
     def score(history: list[int]) -> float:
         inputs = {"dense": tf.zeros([1, 2])}

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monolith.app.container import Container
-from monolith.app.training.estimator import EvalResult
+from monolith.app.training.estimator import Estimator, EvalResult
 from monolith.app.training.hooks import Hook
 from monolith.app.training.inputs import (
     eval_batches,
@@ -49,12 +49,41 @@ class TrainReport:
     evaluation: EvalResult | None
 
 
-def adapters(runner: RunnerConfig) -> tuple[FileSystem, Clock]:
-    """The file system and clock the config selects."""
+def adapters(
+    runner: RunnerConfig, fs: FileSystem | None = None, clock: Clock | None = None
+) -> tuple[FileSystem, Clock]:
+    """The file system and clock the config selects, unless both are given.
+
+    A given ``fs`` or ``clock`` is kept; the container is built only when one
+    of them is missing.
+    """
+    if fs is not None and clock is not None:
+        return fs, clock
     container = Container.from_config(runner)
-    fs: FileSystem = container.storage()
-    clock: Clock = container.clock()
-    return fs, clock
+    default_fs: FileSystem = container.storage()
+    default_clock: Clock = container.clock()
+    return fs or default_fs, clock or default_clock
+
+
+def _restored(
+    runner: RunnerConfig,
+    fs: FileSystem | None,
+    clock: Clock | None,
+    backend: str | None,
+) -> tuple[Estimator, FileSystem]:
+    """The estimator of ``runner.model_dir``'s newest checkpoint, and its fs.
+
+    Raises:
+        UsageError: model_dir is missing.
+        NoCheckpointError: the model directory holds no valid checkpoint.
+    """
+    if runner.model_dir is None:
+        raise UsageError("no model directory given: pass --model-dir DIR")
+    fs, clock = adapters(runner, fs, clock)
+    estimator, _ = estimator_from_checkpoint(
+        fs, runner.model_dir, clock, backend=backend
+    )
+    return estimator, fs
 
 
 def train_from_config(
@@ -81,10 +110,7 @@ def train_from_config(
     """
     if runner.data is None:
         raise UsageError("no training data given: pass --data PATTERN")
-    if fs is None or clock is None:
-        default_fs, default_clock = adapters(runner)
-        fs = fs or default_fs
-        clock = clock or default_clock
+    fs, clock = adapters(runner, fs, clock)
     features = features_of(fs, runner.data)
     estimator = estimator_for_training(
         runner,
@@ -143,15 +169,7 @@ def evaluate_from_config(
     data = runner.eval_data or runner.data
     if data is None:
         raise UsageError("no evaluation data given: pass --data PATTERN")
-    if runner.model_dir is None:
-        raise UsageError("no model directory given: pass --model-dir DIR")
-    if fs is None or clock is None:
-        default_fs, default_clock = adapters(runner)
-        fs = fs or default_fs
-        clock = clock or default_clock
-    estimator, _ = estimator_from_checkpoint(
-        fs, runner.model_dir, clock, backend=backend
-    )
+    estimator, fs = _restored(runner, fs, clock, backend)
     try:
         features = estimator.features or features_of(fs, data)
         return estimator.evaluate(eval_batches(fs, data, features, runner.batch_size))
@@ -174,15 +192,7 @@ def predict_from_config(
     """
     if runner.data is None:
         raise UsageError("no input data given: pass --data PATTERN")
-    if runner.model_dir is None:
-        raise UsageError("no model directory given: pass --model-dir DIR")
-    if fs is None or clock is None:
-        default_fs, default_clock = adapters(runner)
-        fs = fs or default_fs
-        clock = clock or default_clock
-    estimator, _ = estimator_from_checkpoint(
-        fs, runner.model_dir, clock, backend=backend
-    )
+    estimator, fs = _restored(runner, fs, clock, backend)
     try:
         features = estimator.features or features_of(fs, runner.data)
         return estimator.predict(

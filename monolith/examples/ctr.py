@@ -7,9 +7,7 @@ from typing import Any
 
 from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.model_spec import (
-    DenseOptimizerSpec,
     ModelSpec,
-    SlotSpec,
     TowerSpec,
 )
 from monolith.domain.tasks import register_task
@@ -19,9 +17,9 @@ from monolith.examples.options import (
     as_float,
     as_ints,
     as_pooling,
+    dense_optimizer,
     parse_options,
-    pooling_of,
-    table,
+    pooled_tables,
 )
 
 logger = logging.getLogger(__name__)
@@ -52,19 +50,7 @@ class DeepFM:
 
     def build_spec(self, features: FeatureSpec, **options: Any) -> ModelSpec:
         o = parse_options("examples.ctr.DeepFM", options, self.SCHEMA)
-        tables = tuple(
-            table(
-                s,
-                o["dim"],
-                o["table_optimizer"],
-                o["table_learning_rate"],
-                o["has_bias"],
-            )
-            for s in features.sparse
-        )
-        slots = tuple(
-            SlotSpec(s, s, pooling=pooling_of(o["pooling"], s)) for s in features.sparse
-        )
+        tables, slots = pooled_tables(features, o, has_bias=o["has_bias"])
         return ModelSpec(
             name="examples.ctr.DeepFM",
             tables=tables,
@@ -72,8 +58,6 @@ class DeepFM:
             dense_features=len(features.dense),
             tower=TowerSpec("deepfm", o["hidden"], o["activation"]),
             loss="bce",
-            dense_optimizer=DenseOptimizerSpec(
-                o["dense_optimizer"], o["learning_rate"], o["clip_norm"]
-            ),
+            dense_optimizer=dense_optimizer(o),
             seed=o["seed"],
         )

@@ -7,9 +7,7 @@ from typing import Any
 
 from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.model_spec import (
-    DenseOptimizerSpec,
     ModelSpec,
-    SlotSpec,
     TowerSpec,
 )
 from monolith.domain.tasks import register_task
@@ -18,9 +16,9 @@ from monolith.examples.options import (
     as_int,
     as_ints,
     as_pooling,
+    dense_optimizer,
     parse_options,
-    pooling_of,
-    table,
+    pooled_tables,
 )
 
 logger = logging.getLogger(__name__)
@@ -48,13 +46,7 @@ class Ranking:
 
     def build_spec(self, features: FeatureSpec, **options: Any) -> ModelSpec:
         o = parse_options("examples.movielens.Ranking", options, self.SCHEMA)
-        tables = tuple(
-            table(s, o["dim"], o["table_optimizer"], o["table_learning_rate"])
-            for s in features.sparse
-        )
-        slots = tuple(
-            SlotSpec(s, s, pooling=pooling_of(o["pooling"], s)) for s in features.sparse
-        )
+        tables, slots = pooled_tables(features, o)
         return ModelSpec(
             name="examples.movielens.Ranking",
             tables=tables,
@@ -62,8 +54,6 @@ class Ranking:
             dense_features=len(features.dense),
             tower=TowerSpec("mlp", o["hidden"], o["activation"]),
             loss="mse",
-            dense_optimizer=DenseOptimizerSpec(
-                o["dense_optimizer"], o["learning_rate"], o["clip_norm"]
-            ),
+            dense_optimizer=dense_optimizer(o),
             seed=o["seed"],
         )

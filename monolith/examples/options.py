@@ -13,7 +13,8 @@ from typing import Any
 
 from monolith.domain.embedding.config import OptimizerConfig, OptimizerKind, TableConfig
 from monolith.domain.errors import ConfigError
-from monolith.domain.model_spec import Pooling
+from monolith.domain.feature_spec import FeatureSpec
+from monolith.domain.model_spec import DenseOptimizerSpec, Pooling, SlotSpec
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,32 @@ def table(
         optimizer=OptimizerConfig(kind=kind, learning_rate=learning_rate),
         has_bias=has_bias,
     )
+
+
+def pooled_tables(
+    features: FeatureSpec, o: Mapping[str, Any], has_bias: bool = False
+) -> tuple[tuple[TableConfig, ...], tuple[SlotSpec, ...]]:
+    """One table per sparse slot, named after it, and the slots pooled into them.
+
+    ``o`` is parsed options with ``dim``, ``table_optimizer``,
+    ``table_learning_rate`` and ``pooling`` (an :func:`as_pooling` value).
+    """
+    tables = tuple(
+        table(s, o["dim"], o["table_optimizer"], o["table_learning_rate"], has_bias)
+        for s in features.sparse
+    )
+    slots = tuple(
+        SlotSpec(s, s, pooling=pooling_of(o["pooling"], s)) for s in features.sparse
+    )
+    return tables, slots
+
+
+def dense_optimizer(o: Mapping[str, Any]) -> DenseOptimizerSpec:
+    """The dense optimizer named by parsed options.
+
+    ``o`` has ``dense_optimizer``, ``learning_rate`` and ``clip_norm``.
+    """
+    return DenseOptimizerSpec(o["dense_optimizer"], o["learning_rate"], o["clip_norm"])
 
 
 COMMON_SCHEMA: dict[str, tuple[Coercer, object]] = {

@@ -15,7 +15,6 @@ from typing import Any
 from monolith.domain.errors import ConfigError
 from monolith.domain.feature_spec import FeatureSpec
 from monolith.domain.model_spec import (
-    DenseOptimizerSpec,
     ModelSpec,
     SlotSpec,
     TowerSpec,
@@ -30,6 +29,7 @@ from monolith.examples.options import (
     as_ints,
     as_pooling,
     as_str,
+    dense_optimizer,
     parse_options,
     pooling_of,
     table,
@@ -101,9 +101,7 @@ def build_sequence_spec(
         dense_features=len(features.dense),
         tower=TowerSpec(kind, o["hidden"], o["activation"], tuple(tower_options)),
         loss="bce",
-        dense_optimizer=DenseOptimizerSpec(
-            o["dense_optimizer"], o["learning_rate"], o["clip_norm"]
-        ),
+        dense_optimizer=dense_optimizer(o),
         seed=o["seed"],
     )
 

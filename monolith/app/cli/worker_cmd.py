@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from monolith.app.cli.task_options import parse_task_options, task_option_flag
+from monolith.app.cli.training_flags import training_flags, training_options
 from monolith.app.config_loader import config_options, load_run_config
 from monolith.domain.errors import UsageError
 
@@ -26,14 +27,7 @@ logger = logging.getLogger(__name__)
 @click.option("--job-name", help="Job name; ZooKeeper path /monolith/<job-name>.")
 @click.option("--zk-servers", help="ZooKeeper ensemble, host:port,host:port.")
 @click.option("--discovery-dir", help="Shared directory for --discovery file.")
-@click.option("--task", help="Dotted task name, e.g. examples.ctr.DeepFM.")
-@click.option("--backend", type=click.Choice(["torch", "tf"]), help="Dense tower.")
-@click.option("--data", help="Training input: paths or globs, comma-separated.")
-@click.option("--model-dir", help="Checkpoints go here (storage every PS sees).")
-@click.option("--steps", type=int, help="Train until this global step.")
-@click.option("--batch-size", type=int, help="Examples per batch.")
-@click.option("--save-steps", type=int, help="Save a checkpoint every K steps.")
-@click.option("--max-to-keep", type=int, help="Unprotected checkpoints kept.")
+@training_options(model_dir_help="Checkpoints go here (storage every PS sees).")
 @click.option(
     "--mode",
     type=click.Choice(["async", "sync"]),
@@ -126,14 +120,16 @@ def worker_command(
             "job_name": job_name,
             "zk_servers": tuple(zk_servers.split(",")) if zk_servers else None,
             "file_discovery_dir": discovery_dir,
-            "task": task,
-            "backend": backend,
-            "data": data,
-            "model_dir": model_dir,
-            "steps": steps,
-            "batch_size": batch_size,
-            "save_checkpoints_steps": save_steps,
-            "max_to_keep": max_to_keep,
+            **training_flags(
+                task=task,
+                backend=backend,
+                data=data,
+                model_dir=model_dir,
+                steps=steps,
+                batch_size=batch_size,
+                save_steps=save_steps,
+                max_to_keep=max_to_keep,
+            ),
         },
     )
     runner = run.to_runner_config()

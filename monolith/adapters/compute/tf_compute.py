@@ -12,7 +12,21 @@ import numpy.typing as npt
 import tensorflow as tf
 
 from monolith.adapters.compute.tf_optimizer import TfDenseOptimizer
-from monolith.adapters.compute.tf_tower import pad_slot, pool_slot, tower_logits
+from monolith.adapters.compute.tf_pooling import (
+    PoolGroup,
+    grid_features,
+    group_signature,
+    pack_group,
+    plan_pool_groups,
+    pool_group,
+    split_rows,
+)
+from monolith.adapters.compute.tf_tower import (
+    fits_grid,
+    grid_tower_logits,
+    pad_slot,
+    tower_logits,
+)
 from monolith.domain import dense_optimizer as rules
 from monolith.domain.errors import ComputeError
 from monolith.domain.model_spec import ModelSpec
@@ -77,7 +91,10 @@ class TfCompute:
         self._num_threads = num_threads
         self._spec: ModelSpec | None = None
         self._plan: TowerPlan | None = None
+        self._grid_plan: TowerPlan | None = None
         self._slots: tuple[SlotPlan, ...] = ()
+        self._groups: tuple[PoolGroup, ...] = ()
+        self._sequences: tuple[SlotPlan, ...] = ()
         self._model: Any = None
         self._names: list[str] = []
         self._variables: list[tf.Variable] = []
@@ -90,9 +107,13 @@ class TfCompute:
         if self._num_threads is not None:
             _set_threads(self._num_threads)
         self._slots = plan_slots(spec)
+        self._groups = plan_pool_groups(self._slots)
+        self._sequences = tuple(s for s in self._slots if s.pooling == "sequence")
         self._spec = spec
         if self._factory is None:
             self._plan = plan_tower(spec)
+            fits = fits_grid(self._plan) and len(self._groups) == 1
+            self._grid_plan = self._plan if fits else None
             initial = init_tower_parameters(self._plan, spec.seed)
             self._names = list(initial)
             self._variables = [
@@ -102,6 +123,7 @@ class TfCompute:
             self._model = None
         else:
             self._plan = None
+            self._grid_plan = None
             self._model = self._build_custom(spec)
             variables = list(self._model.trainable_variables)
             self._names = [_custom_name(i, v) for i, v in enumerate(variables)]
@@ -122,7 +144,8 @@ class TfCompute:
 
     def predict(self, inputs: TowerInputs) -> Float32Array:
         self._built()
-        scores = self._predict_fn(self._flatten(inputs))
+        flat, _ = self._flatten(inputs)
+        scores = self._predict_fn(flat)
         return np.asarray(scores.numpy(), dtype=np.float32)
 
     def compute_gradients(
@@ -135,18 +158,15 @@ class TfCompute:
                 f"labels have {target.shape[0]} entries, the batch has "
                 f"{inputs.batch_size}"
             )
-        loss, scores, dense_grads, slot_grads = self._train_fn(
-            self._flatten(inputs), target
-        )
+        flat, counts = self._flatten(inputs)
+        loss, scores, dense_grads, row_grads = self._train_fn(flat, target)
         return StepResult(
             loss=float(loss.numpy()),
             predictions=np.asarray(scores.numpy(), dtype=np.float32),
             dense_grads={
                 n: g.numpy() for n, g in zip(self._names, dense_grads, strict=True)
             },
-            slot_grads={
-                s.name: g.numpy() for s, g in zip(self._slots, slot_grads, strict=True)
-            },
+            slot_grads=self._slot_grads([g.numpy() for g in row_grads], counts),
         )
 
     def apply_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
@@ -196,6 +216,20 @@ class TfCompute:
         )
         optimizer.load_state(state)
 
+    def trace_counts(self) -> dict[str, int]:
+        """How often each ``tf.function`` was traced (diagnostics: each stays
+        at most 1 however batch and row counts vary)."""
+        self._built()
+        functions = {
+            "train": self._train_fn,
+            "apply": self._apply_fn,
+            "predict": self._predict_fn,
+        }
+        return {
+            name: int(fn.experimental_get_tracing_count())
+            for name, fn in functions.items()
+        }
+
     def _params(self) -> dict[str, tf.Variable]:
         return dict(zip(self._names, self._variables, strict=True))
 
@@ -229,71 +263,94 @@ class TfCompute:
             )
         return model
 
-    def _flatten(self, inputs: TowerInputs) -> list[npt.NDArray[Any]]:
+    def _flatten(
+        self, inputs: TowerInputs
+    ) -> tuple[list[npt.NDArray[Any]], list[tuple[int, ...]]]:
+        """The flat inputs (groups, then sequence slots, then dense) and each
+        group's per-slot row counts."""
+        missing = [s.name for s in self._slots if s.name not in inputs.slots]
+        if missing:
+            raise ComputeError(
+                f"inputs lack slot {missing[0]!r}; the model reads slots "
+                f"{', '.join(s.name for s in self._slots)}"
+            )
+        dense = np.asarray(inputs.dense, dtype=np.float32)
+        batch = int(dense.shape[0])
         flat: list[npt.NDArray[Any]] = []
-        for slot in self._slots:
-            slot_input = inputs.slots.get(slot.name)
-            if slot_input is None:
-                raise ComputeError(
-                    f"inputs lack slot {slot.name!r}; the model reads slots "
-                    f"{', '.join(s.name for s in self._slots)}"
-                )
+        counts: list[tuple[int, ...]] = []
+        for group in self._groups:
+            packed = pack_group(group, inputs.slots, batch)
+            flat.extend(packed.arrays)
+            counts.append(packed.row_counts)
+        for slot in self._sequences:
+            slot_input = inputs.slots[slot.name]
             rows = np.asarray(slot_input.rows, dtype=np.float32)
             if rows.ndim != 2 or rows.shape[1] != slot.width:
                 raise ComputeError(
                     f"slot {slot.name!r} rows have shape {rows.shape}, "
                     f"expected [U, {slot.width}]"
                 )
+            layout = layout_sequence(slot_input.row_splits, slot.max_len)
             flat.append(rows)
             flat.append(np.asarray(slot_input.index, dtype=np.int64))
-            if slot.pooling == "sequence":
-                layout = layout_sequence(slot_input.row_splits, slot.max_len)
-                flat.extend([layout.source, layout.target, layout.mask])
-            else:
-                flat.append(np.asarray(slot_input.row_splits, dtype=np.int64))
-        flat.append(np.asarray(inputs.dense, dtype=np.float32))
-        return flat
+            flat.extend([layout.source, layout.target, layout.mask])
+        flat.append(dense)
+        return flat, counts
+
+    def _slot_grads(
+        self, row_grads: list[Float32Array], counts: list[tuple[int, ...]]
+    ) -> dict[str, Float32Array]:
+        """Per-slot gradients, in plan order, from the groups' and sequences'."""
+        by_name: dict[str, Float32Array] = {}
+        for group, grad, sizes in zip(self._groups, row_grads, counts, strict=False):
+            by_name.update(zip(group.names, split_rows(grad, sizes), strict=True))
+        tail = row_grads[len(self._groups) :]
+        by_name.update(
+            (slot.name, grad) for slot, grad in zip(self._sequences, tail, strict=True)
+        )
+        return {slot.name: by_name[slot.name] for slot in self._slots}
 
     def _signature(self, spec: ModelSpec) -> list[tf.TensorSpec]:
         specs: list[tf.TensorSpec] = []
-        for slot in self._slots:
+        for group in self._groups:
+            specs.extend(group_signature(group))
+        for slot in self._sequences:
             specs.append(tf.TensorSpec([None, slot.width], tf.float32))
             specs.append(tf.TensorSpec([None], tf.int64))
-            if slot.pooling == "sequence":
-                specs.append(tf.TensorSpec([None], tf.int64))
-                specs.append(tf.TensorSpec([None], tf.int64))
-                specs.append(tf.TensorSpec([None, slot.max_len], tf.float32))
-            else:
-                specs.append(tf.TensorSpec([None], tf.int64))
+            specs.append(tf.TensorSpec([None], tf.int64))
+            specs.append(tf.TensorSpec([None], tf.int64))
+            specs.append(tf.TensorSpec([None, slot.max_len], tf.float32))
         specs.append(tf.TensorSpec([None, spec.dense_features], tf.float32))
         return specs
 
-    def _unflatten(
-        self, flat: Sequence[tf.Tensor]
-    ) -> tuple[list[tf.Tensor], dict[str, tf.Tensor], tf.Tensor]:
+    def _forward(self, flat: Sequence[tf.Tensor]) -> tuple[list[tf.Tensor], tf.Tensor]:
+        """The row tensors (one per group, then per sequence slot) and the logits."""
+        dense = flat[-1]
+        batch = tf.shape(dense)[0]
         rows: list[tf.Tensor] = []
-        features: dict[str, tf.Tensor] = {}
+        grids: list[tf.Tensor] = []
         pos = 0
-        for slot in self._slots:
-            table_rows, index = flat[pos], flat[pos + 1]
+        for group in self._groups:
+            parts = flat[pos : pos + group.arity]
+            rows.append(parts[0])
+            grids.append(pool_group(group, parts, batch))
+            pos += group.arity
+        if self._grid_plan is not None:
+            logits = grid_tower_logits(self._grid_plan, self._params(), grids[0], dense)
+            return rows, logits
+        features: dict[str, tf.Tensor] = {}
+        for group, grid in zip(self._groups, grids, strict=True):
+            features.update(grid_features(group, grid))
+        for slot in self._sequences:
+            table_rows, index, source, target, mask = flat[pos : pos + 5]
             rows.append(table_rows)
-            if slot.pooling == "sequence":
-                source, target, mask = flat[pos + 2 : pos + 5]
-                features[slot.name] = pad_slot(table_rows, index, source, target, mask)
-                features[slot.name + MASK_SUFFIX] = mask
-                pos += 5
-            else:
-                features[slot.name] = pool_slot(
-                    slot.pooling, table_rows, index, flat[pos + 2]
-                )
-                pos += 3
-        return rows, features, flat[pos]
-
-    def _logits(self, features: Mapping[str, tf.Tensor], dense: tf.Tensor) -> tf.Tensor:
+            features[slot.name] = pad_slot(table_rows, index, source, target, mask)
+            features[slot.name + MASK_SUFFIX] = mask
+            pos += 5
         if self._model is not None:
-            return tf.reshape(self._model(features, dense), [-1])
+            return rows, tf.reshape(self._model(features, dense), [-1])
         assert self._plan is not None
-        return tower_logits(self._plan, self._params(), features, dense)
+        return rows, tower_logits(self._plan, self._params(), features, dense)
 
     def _trace(self, spec: ModelSpec) -> None:
         signature = self._signature(spec)
@@ -304,16 +361,14 @@ class TfCompute:
             return tf.sigmoid(logits) if bce else logits
 
         def predict(flat: Sequence[tf.Tensor]) -> tf.Tensor:
-            _, features, dense = self._unflatten(list(flat))
-            return scores_of(self._logits(features, dense))
+            _, logits = self._forward(list(flat))
+            return scores_of(logits)
 
         def train(flat: Sequence[tf.Tensor], labels: tf.Tensor) -> Any:
             flat = list(flat)
             with tf.GradientTape() as tape:
-                rows = [flat[i] for i in self._row_positions()]
-                tape.watch(rows)
-                _, features, dense = self._unflatten(flat)
-                logits = self._logits(features, dense)
+                tape.watch([flat[i] for i in self._row_positions()])
+                rows, logits = self._forward(flat)
                 if bce:
                     per_example = tf.nn.sigmoid_cross_entropy_with_logits(
                         labels, logits
@@ -349,11 +404,15 @@ class TfCompute:
         return self._optimizer
 
     def _row_positions(self) -> list[int]:
+        """Where the row tensors sit in the flat inputs."""
         positions = []
         pos = 0
-        for slot in self._slots:
+        for group in self._groups:
             positions.append(pos)
-            pos += 5 if slot.pooling == "sequence" else 3
+            pos += group.arity
+        for _ in self._sequences:
+            positions.append(pos)
+            pos += 5
         return positions
 
 

@@ -64,13 +64,54 @@ def tower_logits(
         deep.append(_interest(plan, params, embeddings, features, act))
     deep.append(dense)
 
-    hidden = tf.concat(deep, axis=1)
-    for i in range(len(plan.hidden)):
-        hidden = act(hidden @ params[f"mlp.{i}.kernel"] + params[f"mlp.{i}.bias"])
-    logits = tf.squeeze(hidden @ params["out.kernel"] + params["out.bias"], axis=1)
+    logits = _deep_logits(plan, params, tf.concat(deep, axis=1), act)
     for term in logit_terms:
         logits = logits + term
     return logits
+
+
+def fits_grid(plan: TowerPlan) -> bool:
+    """Whether :func:`grid_tower_logits` can run ``plan``: an ``mlp`` or
+    ``deepfm`` tower whose slots are all pooled from tables of one width and
+    one bias layout."""
+    return (
+        plan.kind in ("mlp", "deepfm")
+        and all(s.pooling != "sequence" for s in plan.slots)
+        and len({(s.width, s.has_bias) for s in plan.slots}) == 1
+    )
+
+
+def grid_tower_logits(
+    plan: TowerPlan, params: Params, grid: Tensor, dense: Tensor
+) -> Tensor:
+    """:func:`tower_logits` of a :func:`fits_grid` plan from its pooled slots
+    stacked as ``grid`` ``[B, S, w]`` (plan order): the same sums in bulk ops,
+    so the trace has a handful of ops instead of a few per slot."""
+    first = plan.slots[0]
+    terms: list[Tensor] = []
+    embeddings = grid
+    if first.has_bias:
+        bias, embeddings = tf.split(grid, [1, first.dim], axis=2)
+        terms.append(tf.reduce_sum(bias, axis=[1, 2]))
+    if plan.kind == "deepfm":
+        summed = tf.reduce_sum(embeddings, axis=1)
+        square = tf.reduce_sum(embeddings * embeddings, axis=1)
+        terms.append(0.5 * tf.reduce_sum(summed * summed - square, axis=1))
+    batch = tf.shape(grid)[0]
+    flat = tf.reshape(embeddings, tf.stack([batch, len(plan.slots) * first.dim]))
+    hidden = tf.concat([flat, dense], axis=1)
+    logits = _deep_logits(plan, params, hidden, _ACTIVATIONS[plan.activation])
+    for term in terms:
+        logits = logits + term
+    return logits
+
+
+def _deep_logits(
+    plan: TowerPlan, params: Params, hidden: Tensor, act: Callable[[Tensor], Tensor]
+) -> Tensor:
+    for i in range(len(plan.hidden)):
+        hidden = act(hidden @ params[f"mlp.{i}.kernel"] + params[f"mlp.{i}.bias"])
+    return tf.squeeze(hidden @ params["out.kernel"] + params["out.bias"], axis=1)
 
 
 def _masked_mean(seq: Tensor, mask: Tensor) -> Tensor:

@@ -48,15 +48,22 @@ class TfDenseOptimizer:
         self._step.assign_add(1)
         lr = self._spec.learning_rate
         kind = self._spec.kind
+        # sgd and adagrad use TF's fused kernels: one op per variable instead
+        # of five, and bit-identical to the rule in dense_optimizer.
+        rate = tf.constant(lr, tf.float32)
         if kind == "sgd":
             for p, g in zip(self._params, grads, strict=True):
-                p.assign_sub(lr * g)
+                tf.raw_ops.ResourceApplyGradientDescent(
+                    var=p.handle, alpha=rate, delta=g
+                )
         elif kind == "adagrad":
+            epsilon = tf.constant(rules.EPSILON, tf.float32)
             for p, g, acc in zip(
                 self._params, grads, self._state["accumulator"], strict=True
             ):
-                acc.assign_add(g * g)
-                p.assign_sub(lr * g / (tf.sqrt(acc) + rules.EPSILON))
+                tf.raw_ops.ResourceApplyAdagradV2(
+                    var=p.handle, accum=acc.handle, lr=rate, epsilon=epsilon, grad=g
+                )
         else:
             b1, b2 = rules.ADAM_BETA1, rules.ADAM_BETA2
             t = tf.cast(self._step, tf.float64)

@@ -118,7 +118,8 @@ TASK_OPTIONS = [
 ]
 
 
-def datagen(out: Path, rows: int, seed: int) -> dict[str, float]:
+def datagen(out: Path, rows: int, seed: int, shards: int = 4) -> dict[str, float]:
+    """``monolith datagen`` into ``out`` (3 slots, vocab 50); its meta.json."""
     subprocess.run(
         [
             MONOLITH,
@@ -134,7 +135,7 @@ def datagen(out: Path, rows: int, seed: int) -> dict[str, float]:
             "--vocab-size",
             "50",
             "--shards",
-            "4",
+            str(shards),
         ],
         check=True,
         capture_output=True,

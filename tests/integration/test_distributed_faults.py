@@ -18,6 +18,7 @@ import pytest
 from tests.integration.dist_support import (
     MONOLITH,
     Proc,
+    datagen,
     discovery_flags,
     ps_argv,
     wait_for_text,
@@ -37,13 +38,7 @@ RPC_DEADLINE_SETS = [
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("faults") / "data"
-    subprocess.run(
-        [MONOLITH, "datagen", "--out", str(out), "--rows", "6000", "--seed", "11",
-         "--slots", "3", "--vocab-size", "50", "--shards", "4"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
+    datagen(out, rows=6000, seed=11)
     return out
 
 

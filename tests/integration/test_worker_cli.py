@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.dist_support import MONOLITH, Proc, discovery_flags, ps_argv
+from tests.integration.dist_support import (
+    MONOLITH,
+    Proc,
+    datagen,
+    discovery_flags,
+    ps_argv,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -15,13 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("worker-cli") / "data"
-    subprocess.run(
-        [MONOLITH, "datagen", "--out", str(out), "--rows", "3000", "--seed", "2",
-         "--slots", "3", "--vocab-size", "50", "--shards", "2"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )  # fmt: skip
+    datagen(out, rows=3000, seed=2, shards=2)
     return out
 
 

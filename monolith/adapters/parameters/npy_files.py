@@ -25,7 +25,9 @@ from monolith.ports.storage import FileSystem
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 24
-"""Bytes moved per read or write call: small enough to stay in cache for the CRC."""
+"""Bytes moved per read or write call. Large calls matter for cold reads
+(1 MB reads measured several times slower than 16 MB ones); the CRC of a chunk
+costs about 1 ms."""
 
 
 @attrs.frozen
@@ -91,7 +93,7 @@ def _read_header(handle: BinaryIO, path: str) -> tuple[tuple[int, ...], np.dtype
     try:
         # numpy parses the header with ast.literal_eval, which is not
         # thread-safe on CPython 3.11 ("AST constructor recursion depth
-        # mismatch"); restores read parts from a thread pool.
+        # mismatch"); callers may read from several threads.
         with _HEADER_LOCK:
             version = npy_format.read_magic(handle)
             if version == (1, 0):

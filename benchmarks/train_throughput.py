@@ -195,6 +195,30 @@ def profile_step(
     print(f"  {'total':36s} {1e3 * total:8.2f}")
 
 
+def compare(
+    args: argparse.Namespace,
+    batches: list[Batch],
+    backend: str,
+    make_backend: Callable[[], ComputeBackend],
+    anchor_name: str,
+    anchor: Callable[[argparse.Namespace, list[Batch]], Callable[[int], None]],
+) -> None:
+    """Ours vs the anchor on one backend, interleaved; the table and RESULT line."""
+    ours, cluster = ours_runner(make_backend, batches)
+    times = interleaved(
+        {
+            anchor_name: anchor(args, batches),
+            "ours (collisionless, LocalCluster)": ours,
+        },
+        args.rounds,
+        args.steps,
+    )
+    cluster.stop()
+    report("train_throughput", backend, times, anchor_name, 34)
+    if args.profile:
+        profile_step(make_backend, batches, backend)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, small vocab")
@@ -220,43 +244,22 @@ def main() -> None:
         from monolith.adapters.compute.torch_compute import TorchCompute
 
         torch.set_num_threads(args.threads)
-        ours, cluster = ours_runner(TorchCompute, batches)
-        times = interleaved(
-            {
-                "torch anchor (EmbeddingBag, hashed)": torch_anchor(args, batches),
-                "ours (collisionless, LocalCluster)": ours,
-            },
-            args.rounds,
-            args.steps,
-        )
-        cluster.stop()
-        report(
-            "train_throughput",
+        compare(
+            args,
+            batches,
             "torch",
-            times,
+            TorchCompute,
             "torch anchor (EmbeddingBag, hashed)",
-            34,
+            torch_anchor,
         )
-        if args.profile:
-            profile_step(TorchCompute, batches, "torch")
         gc.collect()
     if args.backend in ("tf", "both"):
         from monolith.adapters.compute.tf_compute import TfCompute
 
         set_tf_threads(args.threads)
-        ours, cluster = ours_runner(TfCompute, batches)
-        times = interleaved(
-            {
-                "tf anchor (tf.Variable tables)": tf_anchor(args, batches),
-                "ours (collisionless, LocalCluster)": ours,
-            },
-            args.rounds,
-            args.steps,
+        compare(
+            args, batches, "tf", TfCompute, "tf anchor (tf.Variable tables)", tf_anchor
         )
-        cluster.stop()
-        report("train_throughput", "tf", times, "tf anchor (tf.Variable tables)", 34)
-        if args.profile:
-            profile_step(TfCompute, batches, "tf")
 
 
 if __name__ == "__main__":

@@ -154,35 +154,54 @@ def profile_torch(
 ) -> None:
     from torch.profiler import ProfilerActivity, profile
 
+    inputs = phase_breakdown(backend, batches, vocab, "torch", prepare=True)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        result = backend.compute_gradients(inputs, batches[0]["label"])
+        backend.apply_dense_gradients(result.dense_grads)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+def phase_breakdown(
+    backend: ComputeBackend,
+    batches: list[dict[str, np.ndarray]],
+    vocab: int,
+    name: str,
+    *,
+    prepare: bool,
+) -> TowerInputs:
+    """Print the median ms of each phase of 5 steps; the first batch's inputs.
+
+    With ``prepare`` the unique + gather that builds the inputs is a timed
+    phase of every step; without, the inputs are built once, untimed.
+    """
     rng = np.random.default_rng(2)
     tables = [
         rng.uniform(-0.05, 0.05, (vocab, WIDTH)).astype(np.float32)
         for _ in range(SLOTS)
     ]
     inputs, _ = tower_inputs(batches[0], tables)
-    phases: dict[str, list[float]] = {
-        "prepare inputs (unique+gather)": [],
-        "compute_gradients": [],
-        "apply_dense_gradients": [],
-    }
+    phases: dict[str, list[float]] = {}
+    if prepare:
+        phases["prepare inputs (unique+gather)"] = []
+    phases["compute_gradients"] = []
+    phases["apply_dense_gradients"] = []
     for _ in range(5):
         t0 = time.perf_counter()
-        inputs, _ = tower_inputs(batches[0], tables)
+        if prepare:
+            inputs, _ = tower_inputs(batches[0], tables)
         t1 = time.perf_counter()
         result = backend.compute_gradients(inputs, batches[0]["label"])
         t2 = time.perf_counter()
         backend.apply_dense_gradients(result.dense_grads)
         t3 = time.perf_counter()
-        phases["prepare inputs (unique+gather)"].append(t1 - t0)
+        if prepare:
+            phases["prepare inputs (unique+gather)"].append(t1 - t0)
         phases["compute_gradients"].append(t2 - t1)
         phases["apply_dense_gradients"].append(t3 - t2)
-    print("\nphase breakdown, torch (median ms):")
-    for name, values in phases.items():
-        print(f"  {name:34s} {1e3 * statistics.median(values):7.2f}")
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        result = backend.compute_gradients(inputs, batches[0]["label"])
-        backend.apply_dense_gradients(result.dense_grads)
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+    print(f"\nphase breakdown, {name} (median ms):")
+    for phase, values in phases.items():
+        print(f"  {phase:34s} {1e3 * statistics.median(values):7.2f}")
+    return inputs
 
 
 def tf_section(
@@ -202,34 +221,8 @@ def tf_section(
     runners = {"tf anchor": anchor_step, **ours_runners(backend, batches, args.vocab)}
     result = timed_rounds(runners, args.rounds, args.steps)
     if args.profile:
-        profile_tf(backend, batches, args.vocab)
+        phase_breakdown(backend, batches, args.vocab, "tf", prepare=False)
     return result
-
-
-def profile_tf(
-    backend: ComputeBackend, batches: list[dict[str, np.ndarray]], vocab: int
-) -> None:
-    rng = np.random.default_rng(2)
-    tables = [
-        rng.uniform(-0.05, 0.05, (vocab, WIDTH)).astype(np.float32)
-        for _ in range(SLOTS)
-    ]
-    inputs, _ = tower_inputs(batches[0], tables)
-    phases: dict[str, list[float]] = {
-        "compute_gradients": [],
-        "apply_dense_gradients": [],
-    }
-    for _ in range(5):
-        t1 = time.perf_counter()
-        result = backend.compute_gradients(inputs, batches[0]["label"])
-        t2 = time.perf_counter()
-        backend.apply_dense_gradients(result.dense_grads)
-        t3 = time.perf_counter()
-        phases["compute_gradients"].append(t2 - t1)
-        phases["apply_dense_gradients"].append(t3 - t2)
-    print("\nphase breakdown, tf (median ms):")
-    for name, values in phases.items():
-        print(f"  {name:34s} {1e3 * statistics.median(values):7.2f}")
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ from benchmarks._deepfm import (
     DIM,
     HIDDEN,
     SLOTS,
+    AnchorStep,
+    Ids,
     deepfm_spec,
     report,
     set_tf_threads,
@@ -118,40 +120,39 @@ def ours_runner(
     return run, cluster
 
 
+def anchor_runner(
+    step: AnchorStep, batches: list[Batch], vocab: int, *, stacked: bool
+) -> Callable[[int], None]:
+    """``run(steps)`` of an anchor step over ``batches``, fids hashed mod ``vocab``.
+
+    The hashed ids of a batch are one list of per-slot arrays, or with
+    ``stacked`` one ``[SLOTS, BATCH]`` array; both are built before timing.
+    """
+    hashed: list[Ids] = []
+    for b in batches:
+        rows = [np.mod(b.sparse[f"s{i}"].values, vocab) for i in range(SLOTS)]
+        hashed.append(np.stack(rows) if stacked else rows)
+    position = [0]
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            k = position[0] % len(batches)
+            position[0] += 1
+            step(hashed[k], batches[k].dense, batches[k].label)
+
+    return run
+
+
 def torch_anchor(
     args: argparse.Namespace, batches: list[Batch]
 ) -> Callable[[int], None]:
-    step = torch_anchor_step(args.vocab)
-    hashed = [
-        [np.mod(b.sparse[f"s{i}"].values, args.vocab) for i in range(SLOTS)]
-        for b in batches
-    ]
-    position = [0]
-
-    def run(steps: int) -> None:
-        for _ in range(steps):
-            k = position[0] % len(batches)
-            position[0] += 1
-            step(hashed[k], batches[k].dense, batches[k].label)
-
-    return run
+    return anchor_runner(
+        torch_anchor_step(args.vocab), batches, args.vocab, stacked=False
+    )
 
 
 def tf_anchor(args: argparse.Namespace, batches: list[Batch]) -> Callable[[int], None]:
-    step = tf_anchor_step(args.vocab)
-    hashed = [
-        np.stack([np.mod(b.sparse[f"s{i}"].values, args.vocab) for i in range(SLOTS)])
-        for b in batches
-    ]
-    position = [0]
-
-    def run(steps: int) -> None:
-        for _ in range(steps):
-            k = position[0] % len(batches)
-            position[0] += 1
-            step(hashed[k], batches[k].dense, batches[k].label)
-
-    return run
+    return anchor_runner(tf_anchor_step(args.vocab), batches, args.vocab, stacked=True)
 
 
 def profile_step(

@@ -109,9 +109,14 @@ def grid_tower_logits(
 def _deep_logits(
     plan: TowerPlan, params: Params, hidden: Tensor, act: Callable[[Tensor], Tensor]
 ) -> Tensor:
+    # bias_add, not +: its gradient is one BiasAddGrad kernel instead of a
+    # broadcast-shape Sum (the batch size is unknown at trace time).
     for i in range(len(plan.hidden)):
-        hidden = act(hidden @ params[f"mlp.{i}.kernel"] + params[f"mlp.{i}.bias"])
-    return tf.squeeze(hidden @ params["out.kernel"] + params["out.bias"], axis=1)
+        hidden = act(
+            tf.nn.bias_add(hidden @ params[f"mlp.{i}.kernel"], params[f"mlp.{i}.bias"])
+        )
+    logits = tf.nn.bias_add(hidden @ params["out.kernel"], params["out.bias"])
+    return tf.squeeze(logits, axis=1)
 
 
 def _masked_mean(seq: Tensor, mask: Tensor) -> Tensor:

@@ -6,16 +6,19 @@ Layout below a snapshot directory::
                                        values.npy      float32 [rows, width]
                                        state.npy       float32 [rows, state]
                                        timestamps.npy  uint32 [rows]
-                                       index.npy       int64 [slots, 2] (optional)
+                                       slots.npy       uint32 [rows] (optional)
                                        filter.npy      uint8 (optional)
                                        CHECKSUMS.json  written last
     dense/part-00000-of-00001/array-00000.npy ...      CHECKSUMS.json
 
 ``CHECKSUMS.json`` records the table's shape and, for every array, its dtype,
-shape, size and CRC-32C; a part without it does not exist. ``index.npy`` is the
-shard's hash index, written when no row expired, so a restore onto the same
-sharding adopts it instead of rehashing. Arrays are plain ``.npy`` files,
-loadable with ``np.load(..., allow_pickle=False)``.
+shape, size and CRC-32C; a part without it does not exist. ``slots.npy`` holds
+the hash-index slot of each row (int64 past 2**32 slots), written when no row
+expired; with ``slot_count`` from the checksum file and the keys it rebuilds
+the shard's index by a scatter, so a restore onto the same sharding skips
+rehashing (format 1 saved the whole ``[slots, 2]`` array, 6.7x the bytes).
+Arrays are plain ``.npy`` files, loadable with ``np.load(...,
+allow_pickle=False)``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy.typing as npt
 
 from monolith.adapters.parameters.npy_files import NpyRecord, read_npy, write_npy
 from monolith.domain.embedding.config import TableConfig
-from monolith.domain.embedding.hash_index import row_keys_of
+from monolith.domain.embedding.hash_index import rows_of, slots_from_rows
 from monolith.domain.embedding.table import EmbeddingTable, TableArrays
 from monolith.domain.errors import NotFoundError, ParameterStoreError
 from monolith.ports.storage import FileSystem
@@ -47,7 +50,8 @@ IO_THREADS = 4
 Reads go one file at a time: on the benchmark VM, four concurrent cold-read
 streams were slower than one sequential stream, while concurrent writes were
 faster than sequential ones."""
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the index is saved as the slot of each row (1 saved the whole slot array)."""
 _PART = re.compile(r"part-(\d{5})-of-(\d{5})")
 
 
@@ -118,32 +122,36 @@ def save_table_part(
     started = time.perf_counter()
     base = _join(directory, "tables", table.config.name, part_name(part, parts))
     views = table.snapshot_views()
-    files: dict[str, Callable[[], npt.NDArray[np.generic]]] = {}
-    if views is None:
-        exported = table.export(drop_expired=True)
-        rows = int(exported.keys.shape[0])
-        files = {
-            "keys": lambda: exported.keys,
-            "values": lambda: exported.values,
-            "state": lambda: exported.state,
-            "timestamps": lambda: exported.timestamps,
-        }
-    else:
-        rows = views.rows
-        # keys first: building them is a random scatter, which then runs
-        # beside the writes of the other arrays.
-        files = {
-            "keys": lambda: row_keys_of(views.slots, views.rows),
-            "values": lambda: views.values,
-            "state": lambda: views.state,
-            "index": lambda: views.slots,
-            "timestamps": lambda: views.timestamps,
-        }
-    occurrence = table.occurrence_filter
-    packed = None if occurrence is None else occurrence.packed
-    if packed is not None:
-        files["filter"] = lambda: packed
+    slot_count = 0
+    files: dict[str, Callable[[], npt.NDArray[np.generic]]]
     with ThreadPoolExecutor(IO_THREADS, thread_name_prefix="snapshot") as pool:
+        if views is None:
+            exported = table.export(drop_expired=True)
+            rows = int(exported.keys.shape[0])
+            files = {
+                "keys": lambda: exported.keys,
+                "values": lambda: exported.values,
+                "state": lambda: exported.state,
+                "timestamps": lambda: exported.timestamps,
+            }
+        else:
+            rows = views.rows
+            slot_count = int(views.slots.shape[0])
+            slot_type = np.uint32 if slot_count <= 1 << 32 else np.int64
+            # Submitted first: the key and slot of each row come from a random
+            # scatter, which runs beside the writes of the other arrays.
+            per_row = pool.submit(rows_of, views.slots, views.rows)
+            files = {
+                "values": lambda: views.values,
+                "keys": lambda: per_row.result()[0],
+                "state": lambda: views.state,
+                "slots": lambda: per_row.result()[1].astype(slot_type),
+                "timestamps": lambda: views.timestamps,
+            }
+        occurrence = table.occurrence_filter
+        if occurrence is not None:
+            packed = occurrence.packed
+            files["filter"] = lambda: packed
         futures = {
             name: pool.submit(_write_one, fs, _join(base, f"{name}.npy"), source)
             for name, source in files.items()
@@ -155,6 +163,7 @@ def save_table_part(
         "width": table.width,
         "optimizer": table.config.optimizer.kind,
         "rows": rows,
+        "slot_count": slot_count,
         "part": part,
         "parts": parts,
     }
@@ -219,6 +228,15 @@ def saved_parts(fs: FileSystem, directory: str, table: str) -> list[str]:
     return [_join(base, part_name(p, parts)) for p in range(parts)]
 
 
+_ROW_ARRAYS = ("keys", "values", "state", "timestamps")
+
+
+def _read_order(entry: tuple[str, object]) -> int:
+    """Row arrays first, in table order, then index and filter."""
+    name = entry[0]
+    return _ROW_ARRAYS.index(name) if name in _ROW_ARRAYS else len(_ROW_ARRAYS)
+
+
 def read_table_parts(
     fs: FileSystem, directory: str, config: TableConfig
 ) -> Iterator[SavedPart]:
@@ -245,9 +263,9 @@ def read_table_parts(
         # One file at a time (see IO_THREADS).
         arrays = {
             name: read_npy(fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry))
-            for name, entry in entries.items()
+            for name, entry in sorted(entries.items(), key=_read_order)
         }
-        for name in ("keys", "values", "state", "timestamps"):
+        for name in _ROW_ARRAYS:
             if name not in arrays:
                 raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
         table_arrays = TableArrays(
@@ -260,7 +278,7 @@ def read_table_parts(
             int(str(meta["part"])),
             int(str(meta["parts"])),
             table_arrays,
-            arrays.get("index"),  # type: ignore[arg-type]
+            _index(base, meta, table_arrays.keys, arrays.get("slots")),
             arrays.get("filter"),  # type: ignore[arg-type]
         )
         logger.info(
@@ -272,6 +290,27 @@ def read_table_parts(
             time.perf_counter() - started,
         )
         yield part
+
+
+def _index(
+    base: str,
+    meta: Mapping[str, object],
+    keys: npt.NDArray[np.int64],
+    where: npt.NDArray[np.generic] | None,
+) -> npt.NDArray[np.int64] | None:
+    """The hash index slots rebuilt from the slot of each row, if saved."""
+    if where is None:
+        return None
+    try:
+        return slots_from_rows(
+            keys,
+            where,  # type: ignore[arg-type]
+            int(str(meta.get("slot_count"))),
+        )
+    except ValueError as exc:
+        raise ParameterStoreError(
+            f"snapshot part {base!r} has an invalid slots.npy: {exc}"
+        ) from exc
 
 
 def save_dense(

@@ -47,15 +47,60 @@ def _empty_slots(bits: int) -> Int64Array:
 
 
 def row_keys_of(slots: Int64Array, size: int) -> Int64Array:
-    """The key of each row ``0..size-1`` of a slot array (see :attr:`HashIndex.slots`).
-
-    A pure function of the slots, so a caller may run it beside other work
-    (numpy drops the GIL for the gathers and the scatter).
-    """
+    """The key of each row ``0..size-1`` of a slot array (:attr:`HashIndex.slots`)."""
     occupied = slots[:, 1] > 0
     keys = np.empty(size, dtype=np.int64)
     keys[slots[occupied, 1] - 1] = slots[occupied, 0]
     return keys
+
+
+def rows_of(slots: Int64Array, size: int) -> tuple[Int64Array, Int64Array]:
+    """The key and the slot of each row ``0..size-1`` of a slot array.
+
+    A pure function of the slots, so a caller may run it beside other work
+    (numpy drops the GIL for the gathers and the scatters). With the slot
+    count, the two arrays rebuild the slots (:func:`slots_from_rows`) without
+    rehashing.
+    """
+    occupied = np.flatnonzero(slots[:, 1] > 0)
+    rows = slots[occupied, 1] - 1
+    keys = np.empty(size, dtype=np.int64)
+    keys[rows] = slots[occupied, 0]
+    where = np.empty(size, dtype=np.int64)
+    where[rows] = occupied
+    return keys, where
+
+
+def slots_from_rows(
+    keys: Int64Array, where: npt.NDArray[np.integer], count: int
+) -> Int64Array:
+    """The ``[count, 2]`` slot array holding row ``i`` in slot ``where[i]``.
+
+    Raises:
+        ValueError: When ``count`` is not a power of two, the arrays differ in
+            length or a slot is out of range (:meth:`HashIndex.adopt` then
+            catches a slot used twice).
+    """
+    if count < 2 or count & (count - 1):
+        raise ValueError(f"slot count must be a power of two >= 2, got {count}")
+    if keys.shape != where.shape or keys.ndim != 1:
+        raise ValueError(
+            f"keys and slots must be 1-D of one length, got {keys.shape} and "
+            f"{where.shape}"
+        )
+    if where.size and (int(where.min()) < 0 or int(where.max()) >= count):
+        raise ValueError(f"row slots must lie in [0, {count})")
+    pairs = np.empty((keys.shape[0], 2), dtype=np.int64)
+    pairs[:, 0] = keys
+    pairs[:, 1] = np.arange(1, keys.shape[0] + 1, dtype=np.int64)
+    slots = _empty_slots(count.bit_length() - 1)
+    # One 16-byte (key, row + 1) pair per put: one pass of random writes.
+    np.put(_pairs(slots), where, _pairs(pairs))
+    return slots
+
+
+def _pairs(array: Int64Array) -> npt.NDArray[np.void]:
+    return array.view(np.dtype((np.void, 16))).reshape(-1)
 
 
 class HashIndex:

@@ -28,7 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 import numpy as np
@@ -229,37 +229,12 @@ def saved_parts(fs: FileSystem, directory: str, table: str) -> list[str]:
 
 
 _ROW_ARRAYS = ("keys", "values", "state", "timestamps")
-_READ_ORDER = ("keys", "slots", "values", "state", "timestamps")
 
 
 def _read_order(entry: tuple[str, object]) -> int:
-    """Keys and slots first (the index rebuild needs them), then the rest."""
+    """Row arrays first, in table order, then index and filter."""
     name = entry[0]
-    return _READ_ORDER.index(name) if name in _READ_ORDER else len(_READ_ORDER)
-
-
-def _read_part(
-    fs: FileSystem, base: str, meta: Mapping[str, object], entries: dict[str, object]
-) -> tuple[dict[str, npt.NDArray[np.generic]], npt.NDArray[np.int64] | None]:
-    """Every array of a part and its rebuilt index slots (None if not saved).
-
-    Files are read one at a time (see :data:`IO_THREADS`); once keys and
-    slots are in, the index is rebuilt on a helper thread while the other
-    files are read.
-    """
-    arrays: dict[str, npt.NDArray[np.generic]] = {}
-    rebuilt: Future[npt.NDArray[np.int64] | None] | None = None
-    with ThreadPoolExecutor(1, thread_name_prefix="restore-index") as helper:
-        for name, entry in sorted(entries.items(), key=_read_order):
-            if not isinstance(entry, dict):
-                raise ParameterStoreError(f"{base}/{CHECKSUMS}: bad entry {name!r}")
-            record = NpyRecord.from_json(entry)
-            arrays[name] = read_npy(fs, _join(base, f"{name}.npy"), record)
-            if rebuilt is None and "keys" in arrays and "slots" in arrays:
-                keys = arrays["keys"].astype(np.int64, copy=False)
-                rebuilt = helper.submit(_index, base, meta, keys, arrays["slots"])
-        index = None if rebuilt is None else rebuilt.result()
-    return arrays, index
+    return _ROW_ARRAYS.index(name) if name in _ROW_ARRAYS else len(_ROW_ARRAYS)
 
 
 def read_table_parts(
@@ -285,7 +260,11 @@ def read_table_parts(
         entries = meta.get("files")
         if not isinstance(entries, dict):
             raise ParameterStoreError(f"{base}/{CHECKSUMS} lists no files")
-        arrays, index = _read_part(fs, base, meta, entries)
+        # One file at a time (see IO_THREADS).
+        arrays = {
+            name: read_npy(fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry))
+            for name, entry in sorted(entries.items(), key=_read_order)
+        }
         for name in _ROW_ARRAYS:
             if name not in arrays:
                 raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
@@ -299,7 +278,7 @@ def read_table_parts(
             int(str(meta["part"])),
             int(str(meta["parts"])),
             table_arrays,
-            index,
+            _index(base, meta, table_arrays.keys, arrays.get("slots")),
             arrays.get("filter"),  # type: ignore[arg-type]
         )
         logger.info(
@@ -317,9 +296,11 @@ def _index(
     base: str,
     meta: Mapping[str, object],
     keys: npt.NDArray[np.int64],
-    where: npt.NDArray[np.generic],
+    where: npt.NDArray[np.generic] | None,
 ) -> npt.NDArray[np.int64] | None:
-    """The hash index slots rebuilt from the slot of each row."""
+    """The hash index slots rebuilt from the slot of each row, if saved."""
+    if where is None:
+        return None
     try:
         return slots_from_rows(
             keys,

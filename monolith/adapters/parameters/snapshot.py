@@ -171,7 +171,7 @@ def save_table_part(
     written.append(_write_checksums(fs, base, meta, records))
     seconds = time.perf_counter() - started
     nbytes = sum(r.nbytes for r in records.values())
-    logger.info(
+    logger.debug(
         "table snapshot saved table=%s part=%d parts=%d rows=%d bytes=%d seconds=%.3f",
         table.config.name,
         part,
@@ -281,7 +281,7 @@ def read_table_parts(
             _index(base, meta, table_arrays.keys, arrays.get("slots")),
             arrays.get("filter"),  # type: ignore[arg-type]
         )
-        logger.info(
+        logger.debug(
             "table snapshot read table=%s part=%d parts=%d rows=%d seconds=%.3f",
             config.name,
             part.part,

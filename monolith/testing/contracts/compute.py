@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from monolith.domain import dense_optimizer as rules
 from monolith.domain.batch import RaggedFids
 from monolith.domain.embedding.config import TableConfig
 from monolith.domain.errors import ComputeError
+from monolith.domain.metrics import auc
 from monolith.domain.model_spec import (
     DenseOptimizerSpec,
     ModelSpec,
@@ -31,70 +30,18 @@ from monolith.domain.model_spec import (
     TowerSpec,
 )
 from monolith.domain.tower_plan import plan_tower
-from monolith.ports.compute import ComputeBackend, SlotInput, TowerInputs
+from monolith.ports.compute import ComputeBackend, TowerInputs
+from monolith.testing.contracts.compute_support import (
+    KINDS,
+    contract_spec,
+    labels_for,
+    reference_updates,
+    with_rows,
+)
 from monolith.testing.toy_tables import ToyTables, random_inputs
 
 Factory = Callable[[], ComputeBackend]
 Float32Array = npt.NDArray[np.float32]
-
-KINDS = ("mlp", "deepfm", "din", "dien", "dien-gru")
-
-
-def contract_spec(kind: str, **changes: object) -> ModelSpec:
-    """A small spec of tower ``kind`` exercising bias, mean and sequence slots.
-
-    ``dien`` uses ``gru_hidden=5`` (different from the dim 4) and AUGRU;
-    ``dien-gru`` uses the plain GRU evolution.
-    """
-    options: tuple[tuple[str, object], ...] = ()
-    tower_kind = kind
-    if kind in ("din", "dien", "dien-gru"):
-        options = (("target_slot", "item"), ("sequence_slot", "history"))
-    if kind.startswith("dien"):
-        tower_kind = "dien"
-        evolution = "gru" if kind == "dien-gru" else "augru"
-        options += (
-            ("gru_hidden", 5),
-            ("evolution", evolution),
-            ("attention_hidden", (6,)),
-        )
-    spec = ModelSpec(
-        name=f"contract-{kind}",
-        tables=(TableConfig("items", 4, has_bias=True), TableConfig("users", 4)),
-        slots=(
-            SlotSpec("item", "items"),
-            SlotSpec("user", "users", pooling="mean"),
-            SlotSpec("history", "items", pooling="sequence", max_len=3),
-        ),
-        dense_features=2,
-        tower=TowerSpec(tower_kind, (8, 6), "tanh", options),
-        dense_optimizer=DenseOptimizerSpec("adagrad", 0.05, 1000.0),
-        seed=7,
-    )
-    return attrs.evolve(spec, **changes)  # type: ignore[arg-type]
-
-
-def _labels(batch: int, seed: int = 1) -> Float32Array:
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 2, size=batch).astype(np.float32)
-
-
-def _with_rows(inputs: TowerInputs, rows: dict[str, Float32Array]) -> TowerInputs:
-    slots = {
-        name: SlotInput(rows[name], s.index, s.row_splits)
-        for name, s in inputs.slots.items()
-    }
-    return TowerInputs(slots, inputs.dense)
-
-
-def _auc(labels: Float32Array, scores: Float32Array) -> float:
-    order = np.argsort(scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    positives = labels > 0.5
-    n_pos = int(positives.sum())
-    n_neg = len(labels) - n_pos
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 class ComputeContract:
@@ -134,7 +81,7 @@ class ComputeContract:
         backend = self._built(backend_factory, spec)
         inputs = random_inputs(spec, batch=16, seed=3)
 
-        result = backend.compute_gradients(inputs, _labels(16))
+        result = backend.compute_gradients(inputs, labels_for(16))
 
         assert result.predictions.shape == (16,)
         assert np.all((result.predictions > 0) & (result.predictions < 1))
@@ -186,7 +133,7 @@ class ComputeContract:
         spec = contract_spec(kind)
         backend = self._built(backend_factory, spec)
         inputs = random_inputs(spec, batch=12, seed=5)
-        labels = _labels(12)
+        labels = labels_for(12)
         rng = np.random.default_rng(11)
         result = backend.compute_gradients(inputs, labels)
         eps = 1e-2
@@ -215,7 +162,7 @@ class ComputeContract:
                 moved = {n: s.rows for n, s in inputs.slots.items()}
                 moved[slot] = slot_input.rows + sign * eps * step
                 losses.append(
-                    backend.compute_gradients(_with_rows(inputs, moved), labels).loss
+                    backend.compute_gradients(with_rows(inputs, moved), labels).loss
                 )
             numeric = (losses[0] - losses[1]) / (2 * eps)
             analytic = float(np.sum(result.slot_grads[slot] * step))
@@ -253,7 +200,7 @@ class ComputeContract:
         backend = self._built(backend_factory, spec)
         before = backend.parameters()
 
-        backend.compute_gradients(random_inputs(spec, 8), _labels(8))
+        backend.compute_gradients(random_inputs(spec, 8), labels_for(8))
 
         after = backend.parameters()
         for name in before:
@@ -277,7 +224,7 @@ class ComputeContract:
         for grads in steps:
             backend.apply_dense_gradients(grads)
 
-        expected = _reference_updates(kind, 0.1, params, steps)
+        expected = reference_updates(kind, 0.1, params, steps)
         for name, value in backend.parameters().items():
             np.testing.assert_allclose(value, expected[name], rtol=1e-5, atol=1e-6)
 
@@ -308,8 +255,8 @@ class ComputeContract:
 
         for name, value in first.parameters().items():
             np.testing.assert_array_equal(value, second.parameters()[name])
-        a = first.compute_gradients(inputs, _labels(8))
-        b = second.compute_gradients(inputs, _labels(8))
+        a = first.compute_gradients(inputs, labels_for(8))
+        b = second.compute_gradients(inputs, labels_for(8))
         assert a.loss == b.loss
         np.testing.assert_array_equal(a.predictions, b.predictions)
 
@@ -333,14 +280,14 @@ class ComputeContract:
         inputs = random_inputs(spec, batch=8, seed=6)
         for _ in range(2):
             trained.apply_dense_gradients(
-                trained.compute_gradients(inputs, _labels(8)).dense_grads
+                trained.compute_gradients(inputs, labels_for(8)).dense_grads
             )
 
         restored = self._built(backend_factory, spec)
         restored.load_state(trained.state())
 
         np.testing.assert_array_equal(restored.predict(inputs), trained.predict(inputs))
-        grads = trained.compute_gradients(inputs, _labels(8)).dense_grads
+        grads = trained.compute_gradients(inputs, labels_for(8)).dense_grads
         trained.apply_dense_gradients(grads)
         restored.apply_dense_gradients(grads)
         for name, value in trained.parameters().items():
@@ -403,8 +350,8 @@ class ComputeContract:
         np.testing.assert_allclose(
             ours.predict(inputs), reference.predict(inputs), atol=1e-5
         )
-        a = ours.compute_gradients(inputs, _labels(32))
-        b = reference.compute_gradients(inputs, _labels(32))
+        a = ours.compute_gradients(inputs, labels_for(32))
+        b = reference.compute_gradients(inputs, labels_for(32))
         assert a.loss == pytest.approx(b.loss, abs=1e-5)
         for name, grad in b.dense_grads.items():
             np.testing.assert_allclose(a.dense_grads[name], grad, atol=1e-5)
@@ -420,7 +367,7 @@ class ComputeContract:
         reference = self._built(reference_factory, spec)
         inputs = random_inputs(spec, batch=8, seed=2)
         reference.apply_dense_gradients(
-            reference.compute_gradients(inputs, _labels(8)).dense_grads
+            reference.compute_gradients(inputs, labels_for(8)).dense_grads
         )
 
         ours = self._built(backend_factory, spec)
@@ -471,38 +418,6 @@ class ComputeContract:
             tables.apply(result.slot_grads, lr=0.2)
 
         fids, dense, labels, logit = draw(4000)
-        auc = _auc(labels, backend.predict(tables.inputs(fids, dense)))
-        bayes = _auc(labels, logit.astype(np.float32))
-        assert auc > bayes - 0.04, f"auc={auc:.4f} bayes={bayes:.4f}"
-
-
-def _reference_updates(
-    kind: str,
-    lr: float,
-    params: dict[str, Float32Array],
-    steps: list[dict[str, Float32Array]],
-) -> dict[str, npt.NDArray[np.float64]]:
-    """The update rules of :mod:`monolith.domain.dense_optimizer` in float64."""
-    out = {n: p.astype(np.float64) for n, p in params.items()}
-    acc = {
-        n: np.full(p.shape, rules.ADAGRAD_INITIAL_ACCUMULATOR)
-        for n, p in params.items()
-    }
-    m = {n: np.zeros(p.shape) for n, p in params.items()}
-    v = {n: np.zeros(p.shape) for n, p in params.items()}
-    b1, b2 = rules.ADAM_BETA1, rules.ADAM_BETA2
-    for t, grads in enumerate(steps, start=1):
-        for n, g64 in grads.items():
-            g = g64.astype(np.float64)
-            if kind == "sgd":
-                out[n] -= lr * g
-            elif kind == "adagrad":
-                acc[n] += g * g
-                out[n] -= lr * g / (np.sqrt(acc[n]) + rules.EPSILON)
-            else:
-                m[n] = b1 * m[n] + (1 - b1) * g
-                v[n] = b2 * v[n] + (1 - b2) * g * g
-                m_hat = m[n] / (1 - b1**t)
-                v_hat = v[n] / (1 - b2**t)
-                out[n] -= lr * m_hat / (np.sqrt(v_hat) + rules.EPSILON)
-    return out
+        learned = auc(labels, backend.predict(tables.inputs(fids, dense)))
+        bayes = auc(labels, logit.astype(np.float32))
+        assert learned > bayes - 0.04, f"auc={learned:.4f} bayes={bayes:.4f}"

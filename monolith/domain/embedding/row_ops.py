@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from monolith.domain.sharding import dedup_sum
+
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
 
@@ -76,7 +78,4 @@ def sum_by_row(
     """Distinct rows with the sum of their gradients (input order if distinct)."""
     if not has_duplicates(rows):
         return rows, grads
-    order = np.argsort(rows)
-    ordered = rows[order]
-    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
-    return ordered[starts], np.add.reduceat(grads[order], starts, axis=0)
+    return dedup_sum(rows, grads)

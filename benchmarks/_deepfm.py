@@ -40,12 +40,14 @@ Ids = np.ndarray | Sequence[np.ndarray]
 AnchorStep = Callable[[Ids, np.ndarray, np.ndarray], Any]
 
 
-def deepfm_spec(clip_norm: float | None = None) -> ModelSpec:
+def deepfm_spec(clip_norm: float | None = None, shared: bool = False) -> ModelSpec:
     """The benchmark DeepFM: Adagrad tables (uniform 0.05, seeded per table).
 
     Args:
         clip_norm: the dense optimizer's gradient clip norm; ``None`` keeps
             :class:`DenseOptimizerSpec`'s default.
+        shared: one table for all slots instead of one per slot. With v2
+            fids (the slot in the top bits) that stays collisionless.
     """
     dense_optimizer = (
         DenseOptimizerSpec("adagrad", LR)
@@ -61,12 +63,14 @@ def deepfm_spec(clip_norm: float | None = None) -> ModelSpec:
             optimizer=table_optimizer,
             initializer=InitializerConfig("uniform", 0.05, seed=i),
         )
-        for i in range(SLOTS)
+        for i in range(1 if shared else SLOTS)
     )
     return ModelSpec(
         name="bench-deepfm",
         tables=tables,
-        slots=tuple(SlotSpec(f"s{i}", f"t{i}") for i in range(SLOTS)),
+        slots=tuple(
+            SlotSpec(f"s{i}", "t0" if shared else f"t{i}") for i in range(SLOTS)
+        ),
         dense_features=DENSE,
         tower=TowerSpec("deepfm", HIDDEN),
         dense_optimizer=dense_optimizer,

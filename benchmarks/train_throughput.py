@@ -49,21 +49,22 @@ from monolith.app.training.hooks import LoggingHook, NonFiniteLossGuard
 from monolith.app.training.local_cluster import LocalCluster
 from monolith.app.training.step import WorkerStep
 from monolith.domain.batch import Batch, RaggedFids
+from monolith.domain.fids import make_fids
 from monolith.ports.compute import ComputeBackend
 
 
 def make_batches(count: int, seed: int = 0) -> list[Batch]:
-    """Criteo-like skewed ids as raw 63-bit fids (slot in the top 16 bits)."""
+    """Criteo-like skewed ids as v2 fids: ``slot << 48 | 48-bit signature``."""
     rng = np.random.default_rng(seed)
     splits = np.arange(BATCH + 1, dtype=np.int64)
     out = []
     for _ in range(count):
         raw = rng.zipf(1.2, size=(SLOTS, BATCH)).astype(np.uint64)
-        mixed = (raw * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(16)
+        mixed = (raw * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(16)  # 48 bits
         sparse = {}
         for i in range(SLOTS):
-            fids = (np.uint64(i + 1) << np.uint64(47)) | mixed[i]
-            sparse[f"s{i}"] = RaggedFids(fids.astype(np.int64), splits)
+            fids = make_fids(i + 1, mixed[i].astype(np.int64))
+            sparse[f"s{i}"] = RaggedFids(fids, splits)
         out.append(
             Batch(
                 sparse=sparse,
@@ -90,11 +91,11 @@ def interleaved(
 
 
 def ours_runner(
-    make_backend: Callable[[], ComputeBackend], batches: list[Batch]
+    make_backend: Callable[[], ComputeBackend], batches: list[Batch], shared: bool
 ) -> tuple[Callable[[int], None], LocalCluster]:
     clock = SystemClock()
     cluster = LocalCluster(
-        deepfm_spec(),
+        deepfm_spec(shared=shared),
         num_ps=1,
         num_workers=1,
         store_factory=lambda shards: LocalParameterStore(shards),
@@ -156,21 +157,25 @@ def tf_anchor(args: argparse.Namespace, batches: list[Batch]) -> Callable[[int],
 
 
 def profile_step(
-    make_backend: Callable[[], ComputeBackend], batches: list[Batch], name: str
+    make_backend: Callable[[], ComputeBackend],
+    batches: list[Batch],
+    name: str,
+    shared: bool,
 ) -> None:
     """Where one step's time goes, phase by phase (median of 7 steps)."""
-    spec = deepfm_spec()
+    spec = deepfm_spec(shared=shared)
     store = LocalParameterStore(1)
     store.create_tables(spec.tables)
     backend = make_backend()
     backend.build(spec)
     worker = WorkerStep(spec, store, backend, SystemClock())
-    for k in range(3):
-        worker.run(batches[k % len(batches)], k + 1)
+    for k, batch in enumerate(batches):  # every fid inserted: the steady state
+        worker.run(batch, k + 1)
+    tables = len(spec.tables)
     phases: dict[str, list[float]] = {
-        "unique + store.lookup (26 slots)": [],
+        f"unique + store.lookup ({tables} tables)": [],
         "backend.compute_gradients": [],
-        "store.apply_gradients (26 tables)": [],
+        f"store.apply_gradients ({tables} tables)": [],
         "backend.apply_dense_gradients": [],
     }
     for k in range(7):
@@ -180,7 +185,7 @@ def profile_step(
         t1 = time.perf_counter()
         result = backend.compute_gradients(prepared.inputs, prepared.labels)
         t2 = time.perf_counter()
-        worker._apply_sparse(prepared, result, 10 + k)
+        worker._apply_sparse(prepared, result, len(batches) + 1 + k)
         t3 = time.perf_counter()
         backend.apply_dense_gradients(result.dense_grads)
         t4 = time.perf_counter()
@@ -189,7 +194,10 @@ def profile_step(
         ):
             phases[key].append(seconds)
     total = sum(statistics.median(v) for v in phases.values())
-    print(f"\none-step profile, {name} (median ms of 7 steps, batch {BATCH}):")
+    print(
+        f"\none-step profile, {name}, {tables} tables "
+        f"(median ms of 7 steps, batch {BATCH}):"
+    )
     for key, values in phases.items():
         ms = 1e3 * statistics.median(values)
         print(f"  {key:36s} {ms:8.2f}  {100 * ms / (1e3 * total):5.1f}%")
@@ -204,20 +212,38 @@ def compare(
     anchor_name: str,
     anchor: Callable[[argparse.Namespace, list[Batch]], Callable[[int], None]],
 ) -> None:
-    """Ours vs the anchor on one backend, interleaved; the table and RESULT line."""
-    ours, cluster = ours_runner(make_backend, batches)
-    times = interleaved(
-        {
-            anchor_name: anchor(args, batches),
-            "ours (collisionless, LocalCluster)": ours,
-        },
-        args.rounds,
-        args.steps,
-    )
-    cluster.stop()
-    report("train_throughput", backend, times, anchor_name, 34)
+    """Ours vs the anchor on one backend, interleaved; the table and RESULT lines.
+
+    Each table layout asked for runs beside the anchor; the first one named
+    in ``--tables`` gives the ``train_throughput_<backend>`` line.
+    """
+    runners = {anchor_name: anchor(args, batches)}
+    clusters = []
+    for layout in args.tables:
+        run, cluster = ours_runner(make_backend, batches, layout == "shared")
+        runners[OURS[layout]] = run
+        clusters.append(cluster)
+    times = interleaved(runners, args.rounds, args.steps)
+    for cluster in clusters:
+        cluster.stop()
+    report("train_throughput", backend, times, anchor_name, 36)
+    for layout in args.tables[1:]:
+        ratio = times[anchor_name] / times[OURS[layout]]
+        print(
+            f"RESULT name=train_throughput_{backend}_{layout.replace('-', '_')} "
+            f"ours={BATCH / times[OURS[layout]]:.0f} "
+            f"anchor={BATCH / times[anchor_name]:.0f} unit=examples/s "
+            f"ratio={ratio:.2f}"
+        )
     if args.profile:
-        profile_step(make_backend, batches, backend)
+        for layout in args.tables:
+            profile_step(make_backend, batches, backend, layout == "shared")
+
+
+OURS = {
+    "shared": "ours (collisionless, shared table)",
+    "per-slot": "ours (collisionless, table per slot)",
+}
 
 
 def main() -> None:
@@ -225,11 +251,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps, small vocab")
     parser.add_argument("--backend", choices=["torch", "tf", "both"], default="both")
     parser.add_argument("--profile", action="store_true", help="one-step profile")
+    parser.add_argument(
+        "--tables",
+        default="shared,per-slot",
+        help="table layouts of ours, comma-separated: shared (one table for "
+        "the 26 slots, collisionless with v2 fids) and per-slot",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
+    args.tables = [t.strip() for t in args.tables.split(",") if t.strip()]
+    unknown = sorted(set(args.tables) - set(OURS))
+    if unknown or not args.tables:
+        parser.error(f"--tables takes shared and/or per-slot, got {unknown}")
     args.vocab = args.vocab or (100_000 if args.quick else 1_000_000)
     args.steps = args.steps or (5 if args.quick else 20)
     args.rounds = args.rounds or (2 if args.quick else 3)

@@ -58,6 +58,7 @@ class FakeStore:
         self.dense: dict[str, np.ndarray] | None = None
         self.dense_lr = 0.5
         self.applied: list[tuple[str, np.ndarray, int]] = []
+        self.looked_up: list[tuple[str, np.ndarray]] = []
         self.closed = False
 
     @property
@@ -76,6 +77,7 @@ class FakeStore:
         ]
 
     def lookup(self, table: str, fids: np.ndarray) -> np.ndarray:
+        self.looked_up.append((table, np.array(fids)))
         width = self.configs[table].width
         out = np.zeros((len(fids), width), dtype=np.float32)
         for i, fid in enumerate(fids.tolist()):

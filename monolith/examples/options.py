@@ -134,20 +134,33 @@ def table(
     )
 
 
-def pooled_tables(
-    features: FeatureSpec, o: Mapping[str, Any], has_bias: bool = False
-) -> tuple[tuple[TableConfig, ...], tuple[SlotSpec, ...]]:
-    """One table per sparse slot, named after it, and the slots pooled into them.
+SHARED_TABLE = "fids"
+"""The table of every slot when a task shares one table across its slots."""
 
+
+def pooled_tables(
+    features: FeatureSpec,
+    o: Mapping[str, Any],
+    has_bias: bool = False,
+    shared: bool = False,
+) -> tuple[tuple[TableConfig, ...], tuple[SlotSpec, ...]]:
+    """The tables and the slots pooled into them.
+
+    One table per sparse slot, named after it; with ``shared`` one table
+    named :data:`SHARED_TABLE` for every slot. A shared table stays
+    collisionless when fids carry their slot (v2 fids, ``slot << 48 |
+    signature``, as datagen writes them): fids of different slots never meet.
     ``o`` is parsed options with ``dim``, ``table_optimizer``,
     ``table_learning_rate`` and ``pooling`` (an :func:`as_pooling` value).
     """
+    names = [SHARED_TABLE] if shared else list(features.sparse)
     tables = tuple(
-        table(s, o["dim"], o["table_optimizer"], o["table_learning_rate"], has_bias)
-        for s in features.sparse
+        table(n, o["dim"], o["table_optimizer"], o["table_learning_rate"], has_bias)
+        for n in names
     )
     slots = tuple(
-        SlotSpec(s, s, pooling=pooling_of(o["pooling"], s)) for s in features.sparse
+        SlotSpec(s, SHARED_TABLE if shared else s, pooling=pooling_of(o["pooling"], s))
+        for s in features.sparse
     )
     return tables, slots
 

@@ -90,6 +90,32 @@ def test_slots_sharing_a_table_update_it_in_one_call():
     assert [table for table, _, _ in store.applied] == ["shared"]
 
 
+def test_slots_sharing_a_table_are_looked_up_in_one_call_each_with_its_own_rows():
+    spec = tiny_spec(shared_table=True)
+    store = FakeStore()
+    store.create_tables(spec.tables)
+    store.rows["shared"].update(
+        {fid: np.array([float(fid)], np.float32) for fid in (1, 2, 5, 7)}
+    )
+    batch = Batch(
+        sparse={
+            "a": RaggedFids.from_lists([[7, 5], [5]]),
+            "b": RaggedFids.from_lists([[2], [1, 2]]),
+        },
+        dense=np.zeros((2, 1), np.float32),
+        label=np.zeros(2, np.float32),
+    )
+
+    prepared = prepare_batch(batch, spec, store)
+
+    assert [(table, fids.tolist()) for table, fids in store.looked_up] == [
+        ("shared", [5, 7, 1, 2])
+    ]
+    a, b = prepared.inputs.slots["a"], prepared.inputs.slots["b"]
+    assert a.rows[:, 0].tolist() == [5.0, 7.0] and a.index.tolist() == [1, 0, 0]
+    assert b.rows[:, 0].tolist() == [1.0, 2.0] and b.index.tolist() == [1, 0, 1]
+
+
 def test_hashed_buckets_fold_fids_into_shared_rows():
     spec = tiny_spec()
     store = FakeStore()

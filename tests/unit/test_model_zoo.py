@@ -85,6 +85,18 @@ def test_deepfm_defaults_to_dim_16_adagrad_tables_with_bias_and_sum_pooling() ->
     assert spec.tower.kind == "deepfm" and spec.tower.hidden == (400, 400, 400)
 
 
+def test_deepfm_can_share_one_table_across_its_slots() -> None:
+    spec = resolve_task("examples.ctr.DeepFM").build_spec(CTR, share_table="true")
+
+    assert [t.name for t in spec.tables] == ["fids"]
+    assert spec.tables[0].has_bias and spec.tables[0].dim == 16
+    assert [(s.name, s.table) for s in spec.slots] == [
+        ("a", "fids"),
+        ("b", "fids"),
+        ("c", "fids"),
+    ]
+
+
 def test_pooling_can_be_chosen_per_slot_from_a_string_option() -> None:
     spec = resolve_task("examples.ctr.DeepFM").build_spec(CTR, pooling="b:mean")
 

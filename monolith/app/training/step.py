@@ -4,7 +4,8 @@ The flow (ARCHITECTURE.md §3, "Training step"):
 
 1. per slot, the unique fids of the batch (``np.unique`` with
    ``return_inverse``), optionally mapped by a fid transform first;
-2. ``store.lookup`` of those fids gives one row per unique fid, and
+2. one ``store.lookup`` per table (the slots sharing a table are looked up
+   together) gives one row per unique fid of each slot, and
    :class:`~monolith.ports.compute.SlotInput` carries the rows, the inverse
    index and the batch's ``row_splits`` to the backend;
 3. ``backend.compute_gradients`` returns the loss and, per slot, gradients
@@ -95,21 +96,35 @@ def prepare_batch(
             f"model slot {missing[0]!r} is not in the batch; the batch has "
             f"slots: {known}. Check the feature spec of the data."
         )
-    slots: dict[str, SlotInput] = {}
     unique_fids: dict[str, Int64Array] = {}
+    inverses: dict[str, Int64Array] = {}
+    by_table: dict[str, list[str]] = {}
     for slot in spec.slots:
-        ragged = batch.sparse[slot.name]
-        fids = ragged.values
+        fids = batch.sparse[slot.name].values
         if fid_transform is not None:
             fids = fid_transform(slot.table, fids)
         unique, inverse = np.unique(fids, return_inverse=True)
-        rows = store.lookup(slot.table, unique)
-        slots[slot.name] = SlotInput(
-            rows=rows,
-            index=inverse.astype(np.int64, copy=False).reshape(-1),
-            row_splits=ragged.row_splits,
-        )
         unique_fids[slot.name] = unique
+        inverses[slot.name] = inverse.astype(np.int64, copy=False).reshape(-1)
+        by_table.setdefault(slot.table, []).append(slot.name)
+    rows_of: dict[str, Float32Array] = {}
+    for table, names in by_table.items():
+        # One lookup per table: slots sharing a table cost one store call.
+        if len(names) == 1:
+            rows_of[names[0]] = store.lookup(table, unique_fids[names[0]])
+            continue
+        parts = [unique_fids[name] for name in names]
+        rows = store.lookup(table, np.concatenate(parts))
+        bounds = np.cumsum([part.shape[0] for part in parts])[:-1]
+        rows_of.update(zip(names, np.split(rows, bounds), strict=True))
+    slots = {
+        slot.name: SlotInput(
+            rows=rows_of[slot.name],
+            index=inverses[slot.name],
+            row_splits=batch.sparse[slot.name].row_splits,
+        )
+        for slot in spec.slots
+    }
     dense = np.asarray(batch.dense, dtype=np.float32)
     labels = np.asarray(batch.label, dtype=np.float32)
     return PreparedBatch(TowerInputs(slots=slots, dense=dense), labels, unique_fids)

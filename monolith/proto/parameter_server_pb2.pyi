@@ -59,23 +59,25 @@ class LookupResponse(_message.Message):
     def __init__(self, rows: _Optional[bytes] = ..., width: _Optional[int] = ...) -> None: ...
 
 class ApplyGradientsRequest(_message.Message):
-    __slots__ = ("table", "fids", "grads", "step", "timestamp", "width")
+    __slots__ = ("table", "fids", "grads", "step", "timestamp", "width", "request_id")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     FIDS_FIELD_NUMBER: _ClassVar[int]
     GRADS_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     table: str
     fids: bytes
     grads: bytes
     step: int
     timestamp: float
     width: int
-    def __init__(self, table: _Optional[str] = ..., fids: _Optional[bytes] = ..., grads: _Optional[bytes] = ..., step: _Optional[int] = ..., timestamp: _Optional[float] = ..., width: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, table: _Optional[str] = ..., fids: _Optional[bytes] = ..., grads: _Optional[bytes] = ..., step: _Optional[int] = ..., timestamp: _Optional[float] = ..., width: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DenseArrays(_message.Message):
-    __slots__ = ("arrays",)
+    __slots__ = ("arrays", "request_id")
     class ArraysEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,8 +86,10 @@ class DenseArrays(_message.Message):
         value: Array
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Array, _Mapping]] = ...) -> None: ...
     ARRAYS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     arrays: _containers.MessageMap[str, Array]
-    def __init__(self, arrays: _Optional[_Mapping[str, Array]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, arrays: _Optional[_Mapping[str, Array]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class InitDenseRequest(_message.Message):
     __slots__ = ("params", "optimizer", "learning_rate", "clip_norm")

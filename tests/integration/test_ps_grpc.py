@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import grpc
 import numpy as np
 import pytest
 
@@ -14,8 +15,13 @@ from monolith.adapters.parameters.grpc_client import GrpcParameterStore
 from monolith.adapters.parameters.grpc_server import PsServerHandle, start_ps_server
 from monolith.adapters.parameters.local import LocalParameterStore
 from monolith.adapters.storage.local import LocalFileSystem
-from monolith.domain.embedding.config import TableConfig
+from monolith.domain.embedding.config import (
+    InitializerConfig,
+    OptimizerConfig,
+    TableConfig,
+)
 from monolith.domain.errors import ParameterStoreError, ShardUnavailableError
+from monolith.domain.model_spec import DenseOptimizerSpec
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +114,59 @@ def test_a_remote_snapshot_restores_into_an_in_process_store(
 
     assert np.array_equal(local.lookup("t", fids), remote.lookup("t", fids))
     remote.close()
+
+
+class _LoseFirstReply(grpc.ServerInterceptor):
+    """Runs each listed method, then answers its first call UNAVAILABLE: the
+    update happened but the client never hears so (a reply lost in transit)."""
+
+    def __init__(self, methods: tuple[str, ...]) -> None:
+        self._methods = methods
+        self.lost: list[str] = []
+
+    def intercept_service(self, continuation, details):  # type: ignore[no-untyped-def]
+        handler = continuation(details)
+        name = details.method.rsplit("/", 1)[-1]
+        if name not in self._methods:
+            return handler
+        inner = handler.unary_unary
+
+        def lose_first(request, context):  # type: ignore[no-untyped-def]
+            reply = inner(request, context)
+            if name not in self.lost:
+                self.lost.append(name)
+                context.abort(grpc.StatusCode.UNAVAILABLE, "reply lost")
+            return reply
+
+        return grpc.unary_unary_rpc_method_handler(
+            lose_first,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def test_an_update_retried_after_its_reply_was_lost_is_applied_once(
+    servers: list[PsServerHandle],
+) -> None:
+    config = TableConfig(
+        "t",
+        dim=2,
+        optimizer=OptimizerConfig("sgd", 1.0),
+        initializer=InitializerConfig("zeros"),
+    )
+    lossy = _LoseFirstReply(("ApplyGradients", "PushDenseGradients"))
+    servers.append(start_ps_server(LocalParameterStore(1), interceptors=[lossy]))
+    store = GrpcParameterStore([servers[0].address], deadline=10.0)
+    store.create_tables([config])
+    store.init_dense({"w": np.zeros(2, np.float32)}, DenseOptimizerSpec("sgd", 1.0))
+    fids = np.array([3], dtype=np.int64)
+
+    store.apply_gradients("t", fids, np.ones((1, 2), np.float32), 1, 0.0)
+    store.push_dense_gradients({"w": np.ones(2, np.float32)})
+
+    assert lossy.lost == ["ApplyGradients", "PushDenseGradients"]
+    assert store.lookup("t", fids).tolist() == [[-1.0, -1.0]]  # one SGD step
+    assert store.pull_dense()["w"].tolist() == [-1.0, -1.0]
+    store.apply_gradients("t", fids, np.ones((1, 2), np.float32), 2, 0.0)
+    assert store.lookup("t", fids).tolist() == [[-2.0, -2.0]]  # a new call applies
+    store.close()

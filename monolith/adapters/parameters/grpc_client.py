@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -53,9 +55,11 @@ class GrpcParameterStore:
     the address. A request rejected by the server raises UsageError (bad
     argument) or ParameterStoreError (e.g. unknown table).
 
-    Known limits: a retried ``apply_gradients`` whose first attempt reached
-    the server before the connection broke is applied twice (UNAVAILABLE
-    normally means it did not). Versions from ``touched_since`` pack one
+    Updates (``apply_gradients``, ``push_dense_gradients``) carry a request
+    id that stays the same across retries, and the server applies each id
+    once: a retry after a reply lost on the way back changes nothing.
+
+    Known limits: versions from ``touched_since`` pack one
     64-bit version per shard into one Python int; pass them back unchanged.
     Snapshots are written by the servers, on their file systems: every PS
     must see ``directory`` (a shared disk or HDFS for multi-host clusters).
@@ -86,6 +90,8 @@ class GrpcParameterStore:
         ]
         self._closed = False
         self._lock = threading.Lock()
+        self._client_id = uuid.uuid4().hex
+        self._requests = itertools.count(1)
 
     @property
     def num_shards(self) -> int:
@@ -97,6 +103,10 @@ class GrpcParameterStore:
         return list(self._addresses)
 
     # ------------------------------------------------------------ calls
+    def _request_id(self) -> str:
+        """A new id for one update call: unique per client, kept across retries."""
+        return f"{self._client_id}-{next(self._requests)}"
+
     def _unavailable(self, shard: int, what: str, exc: grpc.RpcError) -> Exception:
         return ShardUnavailableError(
             f"parameter server shard {shard} at {self._addresses[shard]} is "
@@ -265,6 +275,7 @@ class GrpcParameterStore:
                 f"got {values.shape}"
             )
         requests = {}
+        request_id = self._request_id()
         for shard, where in enumerate(split_by_shard(keys, self.num_shards)):
             if where.size or shard == 0:
                 requests[shard] = pb.ApplyGradientsRequest(
@@ -274,6 +285,7 @@ class GrpcParameterStore:
                     step=step,
                     timestamp=timestamp,
                     width=values.shape[1],
+                    request_id=request_id,
                 )
         self._fan_out("ApplyGradients", requests)
 
@@ -312,7 +324,9 @@ class GrpcParameterStore:
         return codec.dense_from_proto(self._call(0, "PullDense", pb.Empty()))
 
     def push_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
-        self._call(0, "PushDenseGradients", codec.dense_to_proto(grads))
+        request = codec.dense_to_proto(grads)
+        request.request_id = self._request_id()
+        self._call(0, "PushDenseGradients", request)
 
     # ------------------------------------------------------------ snapshots
     def snapshot(self, directory: str) -> list[str]:

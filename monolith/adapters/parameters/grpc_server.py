@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from monolith.adapters.parameters import grpc_codec as codec
 from monolith.adapters.parameters.local import LocalParameterStore
+from monolith.adapters.parameters.request_ledger import RequestLedger
 from monolith.domain.errors import (
     MonolithError,
     ParameterStoreError,
@@ -65,6 +66,8 @@ class _Servicer(pb_grpc.ParameterServerServicer):
     def __init__(self, store: LocalParameterStore, stop: Callable[[float], None]):
         self._store = store
         self._stop = stop
+        # Updates carry a request id, so a retried one is applied once.
+        self._ledger = RequestLedger()
 
     def _run(
         self, method: str, context: grpc.ServicerContext, call: Callable[[], T]
@@ -112,8 +115,11 @@ class _Servicer(pb_grpc.ParameterServerServicer):
         def call() -> pb.Empty:
             fids = codec.fids_from_bytes(request.fids)
             grads = codec.rows_from_bytes(request.grads, len(fids), request.width)
-            self._store.apply_gradients(
-                request.table, fids, grads, request.step, request.timestamp
+            self._ledger.run_once(
+                request.request_id,
+                lambda: self._store.apply_gradients(
+                    request.table, fids, grads, request.step, request.timestamp
+                ),
             )
             return pb.Empty()
 
@@ -138,7 +144,10 @@ class _Servicer(pb_grpc.ParameterServerServicer):
 
     def PushDenseGradients(self, request: Any, context: grpc.ServicerContext) -> Any:
         def call() -> pb.Empty:
-            self._store.push_dense_gradients(codec.dense_from_proto(request))
+            grads = codec.dense_from_proto(request)
+            self._ledger.run_once(
+                request.request_id, lambda: self._store.push_dense_gradients(grads)
+            )
             return pb.Empty()
 
         return self._run("PushDenseGradients", context, call)
@@ -226,6 +235,7 @@ def start_ps_server(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_workers: int = 8,
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> PsServerHandle:
     """Serve ``store`` on ``host:port`` (0 picks a free port) and return a handle.
 
@@ -236,6 +246,8 @@ def start_ps_server(
         port: Port to bind; 0 lets the OS choose (see ``handle.port``).
         max_message_bytes: Largest request or response (default 512 MiB).
         max_workers: Threads serving calls.
+        interceptors: gRPC server interceptors (auth, metrics, fault
+            injection), outermost first.
 
     Raises:
         ParameterStoreError: When the address cannot be bound.
@@ -243,6 +255,7 @@ def start_ps_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ps"),
         options=channel_options(max_message_bytes),
+        interceptors=list(interceptors),
     )
     health_servicer = health.HealthServicer()
     handle_box: list[PsServerHandle] = []

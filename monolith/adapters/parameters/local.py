@@ -319,16 +319,17 @@ class LocalParameterStore:
             name: [EmbeddingTable(config) for _ in self._shards]
             for name, config in self._configs.items()
         }
+        # A snapshot of this store's sharding is adopted part by part.
+        adopt_parts = self._num_shards if parts == 1 else None
         for name, config in self._configs.items():
-            for saved in read_table_parts(fs, directory, config):
+            for saved in read_table_parts(fs, directory, config, adopt_parts):
                 tables = fresh[name]
                 if saved.filter is not None:
                     for table in tables:
                         if table.occurrence_filter is not None:
                             table.occurrence_filter.merge(saved.filter)
-                whole = parts == 1 and saved.parts == self._num_shards
-                if whole and saved.index is not None and not len(tables[saved.part]):
-                    tables[saved.part].adopt(saved.arrays, saved.index)
+                if saved.index is not None:
+                    tables[saved.part].adopt(saved.views)
                     continue
                 self._route(tables, saved.arrays, part, parts)
         dense = read_dense(fs, directory) if part == 0 else {}

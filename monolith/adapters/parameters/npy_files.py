@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib import format as npy_format
 
-from monolith.domain.errors import ParameterStoreError
+from monolith.domain.errors import NotFoundError, ParameterStoreError
 from monolith.ports.storage import FileSystem
 
 logger = logging.getLogger(__name__)
@@ -114,10 +114,17 @@ def read_npy(fs: FileSystem, path: str, record: NpyRecord) -> npt.NDArray[np.gen
     """Read ``path`` into a new array and check it against ``record``.
 
     Raises:
-        ParameterStoreError: When the file is truncated, its header disagrees
-            with the record or the CRC-32C does not match.
+        ParameterStoreError: When the file is missing or truncated, its
+            header disagrees with the record or the CRC-32C does not match.
     """
-    with fs.open(path, "rb") as handle:
+    try:
+        handle = fs.open(path, "rb")
+    except NotFoundError as exc:
+        raise ParameterStoreError(
+            f"{path!r} is listed in its checksum file but missing: the snapshot "
+            "is incomplete"
+        ) from exc
+    with handle:
         shape, dtype = _read_header(handle, path)
         if shape != record.shape or dtype.str != record.dtype:
             raise ParameterStoreError(

@@ -2,23 +2,26 @@
 
 Layout below a snapshot directory::
 
-    tables/<table>/part-00000-of-00002/keys.npy        int64 [rows]
-                                       values.npy      float32 [rows, width]
-                                       state.npy       float32 [rows, state]
-                                       timestamps.npy  uint32 [rows]
-                                       slots.npy       uint32 [rows] (optional)
-                                       filter.npy      uint8 (optional)
-                                       CHECKSUMS.json  written last
-    dense/part-00000-of-00001/array-00000.npy ...      CHECKSUMS.json
+    tables/<table>/part-00000-of-00002/keys.npy         int64 [rows]
+                                       values.npy       float32 [rows, width]
+                                       state.npy        float32 [rows, state]
+                                       timestamps.npy   uint32 [rows]
+                                       index.npy        int64 [rows, 2] (optional)
+                                       index_slots.npy  uint32 [rows] (optional)
+                                       filter.npy       uint8 (optional)
+                                       CHECKSUMS.json   written last
+    dense/part-00000-of-00001/array-00000.npy ...       CHECKSUMS.json
 
 ``CHECKSUMS.json`` records the table's shape and, for every array, its dtype,
-shape, size and CRC-32C; a part without it does not exist. ``slots.npy`` holds
-the hash-index slot of each row (int64 past 2**32 slots), written when no row
-expired; with ``slot_count`` from the checksum file and the keys it rebuilds
-the shard's index by a scatter, so a restore onto the same sharding skips
-rehashing (format 1 saved the whole ``[slots, 2]`` array, 6.7x the bytes).
-Arrays are plain ``.npy`` files, loadable with ``np.load(...,
-allow_pickle=False)``.
+shape, size and CRC-32C; a part without it does not exist. When no row
+expired, the part also saves its hash index: ``index.npy`` holds the occupied
+slots in slot order, as ``(key, row + 1)`` pairs, and ``index_slots.npy``
+(int64 past 2**32 slots) where each sits; with ``slot_count`` from the
+checksum file they rebuild the slot array front to back, so a restore onto
+the same sharding reads neither ``keys.npy`` nor rehashes. Format 2 saved
+the slot of each row instead (``slots.npy``), which rebuilt the index by
+random writes; it is still read. Arrays are plain ``.npy`` files, loadable
+with ``np.load(..., allow_pickle=False)``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import attrs
 import numpy as np
@@ -36,8 +40,13 @@ import numpy.typing as npt
 
 from monolith.adapters.parameters.npy_files import NpyRecord, read_npy, write_npy
 from monolith.domain.embedding.config import TableConfig
-from monolith.domain.embedding.hash_index import rows_of, slots_from_rows
-from monolith.domain.embedding.table import EmbeddingTable, TableArrays
+from monolith.domain.embedding.hash_index import (
+    occupied_slots,
+    row_keys_of,
+    slots_from_entries,
+    slots_from_rows,
+)
+from monolith.domain.embedding.table import EmbeddingTable, TableArrays, TableViews
 from monolith.domain.errors import NotFoundError, ParameterStoreError
 from monolith.ports.storage import FileSystem
 
@@ -50,8 +59,10 @@ IO_THREADS = 4
 Reads go one file at a time: on the benchmark VM, four concurrent cold-read
 streams were slower than one sequential stream, while concurrent writes were
 faster than sequential ones."""
-FORMAT_VERSION = 2
-"""2: the index is saved as the slot of each row (1 saved the whole slot array)."""
+FORMAT_VERSION = 3
+"""3: the index is saved as its occupied slots in slot order; 2 saved the
+slot of each row (still read); 1 saved the whole slot array (refused)."""
+READABLE_FORMATS = (2, 3)
 _PART = re.compile(r"part-(\d{5})-of-(\d{5})")
 
 
@@ -66,13 +77,41 @@ def _join(*pieces: str) -> str:
 
 @attrs.frozen(eq=False)
 class SavedPart:
-    """One saved shard of one table, read back and verified."""
+    """One saved shard of one table, read back and verified.
+
+    ``keys`` is None when the part was read for adoption (``index`` given);
+    otherwise ``index`` is None.
+    """
 
     part: int
     parts: int
-    arrays: TableArrays
+    rows: int
+    keys: npt.NDArray[np.int64] | None
+    values: npt.NDArray[np.float32]
+    state: npt.NDArray[np.float32]
+    timestamps: npt.NDArray[np.uint32]
     index: npt.NDArray[np.int64] | None
     filter: npt.NDArray[np.uint8] | None
+
+    @property
+    def arrays(self) -> TableArrays:
+        """The rows with their keys (a part read with its keys)."""
+        if self.keys is None:
+            raise ParameterStoreError(
+                f"part {self.part} of {self.parts} was read without its keys"
+            )
+        return TableArrays(self.keys, self.values, self.state, self.timestamps)
+
+    @property
+    def views(self) -> TableViews:
+        """The rows beside the rebuilt slot array (a part read with its index)."""
+        if self.index is None:
+            raise ParameterStoreError(
+                f"part {self.part} of {self.parts} was read without its index"
+            )
+        return TableViews(
+            self.rows, self.values, self.state, self.timestamps, self.index
+        )
 
 
 def _write_checksums(
@@ -97,10 +136,11 @@ def _read_checksums(fs: FileSystem, base: str) -> dict[str, object]:
         ) from exc
     except ValueError as exc:
         raise ParameterStoreError(f"{path!r} is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
+        found = meta.get("format") if isinstance(meta, dict) else None
         raise ParameterStoreError(
-            f"{path!r} has snapshot format {meta.get('format')!r}, "
-            f"expected {FORMAT_VERSION}"
+            f"{path!r} has snapshot format {found!r}, expected one of "
+            f"{', '.join(map(str, READABLE_FORMATS))}"
         )
     return meta
 
@@ -138,15 +178,18 @@ def save_table_part(
             rows = views.rows
             slot_count = int(views.slots.shape[0])
             slot_type = np.uint32 if slot_count <= 1 << 32 else np.int64
-            # Submitted first: the key and slot of each row come from a random
-            # scatter, which runs beside the writes of the other arrays.
-            per_row = pool.submit(rows_of, views.slots, views.rows)
+            # Submitted first: the key of each row comes from a random scatter
+            # and the occupied slots from a sequential pass, both beside the
+            # writes of the other arrays.
+            keys = pool.submit(row_keys_of, views.slots, views.rows)
+            index = pool.submit(occupied_slots, views.slots)
             files = {
                 "values": lambda: views.values,
-                "keys": lambda: per_row.result()[0],
                 "state": lambda: views.state,
-                "slots": lambda: per_row.result()[1].astype(slot_type),
                 "timestamps": lambda: views.timestamps,
+                "keys": keys.result,
+                "index": lambda: index.result()[0],
+                "index_slots": lambda: index.result()[1].astype(slot_type),
             }
         occurrence = table.occurrence_filter
         if occurrence is not None:
@@ -229,6 +272,8 @@ def saved_parts(fs: FileSystem, directory: str, table: str) -> list[str]:
 
 
 _ROW_ARRAYS = ("keys", "values", "state", "timestamps")
+_INDEX_ARRAYS = ("index", "index_slots")
+_FORMAT_2_INDEX = "slots"
 
 
 def _read_order(entry: tuple[str, object]) -> int:
@@ -238,9 +283,17 @@ def _read_order(entry: tuple[str, object]) -> int:
 
 
 def read_table_parts(
-    fs: FileSystem, directory: str, config: TableConfig
+    fs: FileSystem,
+    directory: str,
+    config: TableConfig,
+    adopt_parts: int | None = None,
 ) -> Iterator[SavedPart]:
     """Read and verify every saved part of ``config``'s table, one at a time.
+
+    With ``adopt_parts`` equal to the snapshot's part count, a part that
+    saved its index is read for adoption: its slot array is rebuilt and its
+    keys are not read (they are in the index). Every other part is read with
+    its keys and without its index.
 
     Raises:
         ParameterStoreError: When a part is missing, corrupt or saved with a
@@ -260,56 +313,69 @@ def read_table_parts(
         entries = meta.get("files")
         if not isinstance(entries, dict):
             raise ParameterStoreError(f"{base}/{CHECKSUMS} lists no files")
+        parts = int(str(meta["parts"]))
+        format_2 = _FORMAT_2_INDEX in entries
+        has_index = format_2 or all(name in entries for name in _INDEX_ARRAYS)
+        adopt = has_index and adopt_parts == parts
+        skipped: set[str]
+        if adopt:
+            # Format 2 rebuilds its index from the keys; 3 has them in it.
+            skipped = set() if format_2 else {"keys"}
+        else:
+            skipped = {*_INDEX_ARRAYS, _FORMAT_2_INDEX}
+        for name in _ROW_ARRAYS:
+            if name not in entries and name not in skipped:
+                raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
+        wanted = {k: v for k, v in entries.items() if k not in skipped}
         # One file at a time (see IO_THREADS).
         arrays = {
             name: read_npy(fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry))
-            for name, entry in sorted(entries.items(), key=_read_order)
+            for name, entry in sorted(wanted.items(), key=_read_order)
         }
-        for name in _ROW_ARRAYS:
-            if name not in arrays:
-                raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
-        table_arrays = TableArrays(
-            arrays["keys"].astype(np.int64, copy=False),
-            arrays["values"].astype(np.float32, copy=False),
-            arrays["state"].astype(np.float32, copy=False),
-            arrays["timestamps"].astype(np.uint32, copy=False),
-        )
+        values = arrays["values"].astype(np.float32, copy=False)
+        keys = arrays.get("keys")
         part = SavedPart(
-            int(str(meta["part"])),
-            int(str(meta["parts"])),
-            table_arrays,
-            _index(base, meta, table_arrays.keys, arrays.get("slots")),
-            arrays.get("filter"),  # type: ignore[arg-type]
+            part=int(str(meta["part"])),
+            parts=parts,
+            rows=int(values.shape[0]),
+            keys=None if keys is None or adopt else keys.astype(np.int64, copy=False),
+            values=values,
+            state=arrays["state"].astype(np.float32, copy=False),
+            timestamps=arrays["timestamps"].astype(np.uint32, copy=False),
+            index=_index(base, meta, arrays) if adopt else None,
+            filter=arrays.get("filter"),  # type: ignore[arg-type]
         )
         logger.debug(
-            "table snapshot read table=%s part=%d parts=%d rows=%d seconds=%.3f",
+            "table snapshot read table=%s part=%d parts=%d rows=%d adopt=%s "
+            "seconds=%.3f",
             config.name,
             part.part,
             part.parts,
-            table_arrays.keys.shape[0],
+            part.rows,
+            adopt,
             time.perf_counter() - started,
         )
         yield part
 
 
 def _index(
-    base: str,
-    meta: Mapping[str, object],
-    keys: npt.NDArray[np.int64],
-    where: npt.NDArray[np.generic] | None,
-) -> npt.NDArray[np.int64] | None:
-    """The hash index slots rebuilt from the slot of each row, if saved."""
-    if where is None:
-        return None
+    base: str, meta: Mapping[str, object], arrays: Mapping[str, npt.NDArray[Any]]
+) -> npt.NDArray[np.int64]:
+    """The hash index's slot array rebuilt from a part's saved index."""
+    count = int(str(meta.get("slot_count")))
     try:
-        return slots_from_rows(
-            keys,
-            where,  # type: ignore[arg-type]
-            int(str(meta.get("slot_count"))),
+        if _FORMAT_2_INDEX in arrays:
+            return slots_from_rows(
+                arrays["keys"].astype(np.int64, copy=False),
+                arrays[_FORMAT_2_INDEX],
+                count,
+            )
+        return slots_from_entries(
+            arrays["index"].astype(np.int64, copy=False), arrays["index_slots"], count
         )
     except ValueError as exc:
         raise ParameterStoreError(
-            f"snapshot part {base!r} has an invalid slots.npy: {exc}"
+            f"snapshot part {base!r} has an invalid index: {exc}"
         ) from exc
 
 

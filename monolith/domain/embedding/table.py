@@ -56,11 +56,12 @@ class TableArrays:
 
 @attrs.frozen(eq=False)
 class TableViews:
-    """A table's rows as views, keys left to :func:`row_keys_of` over ``slots``.
+    """A table's rows beside its hash-index slot array (keys live in the slots).
 
-    What a snapshot writes when no row expired: ``rows`` rows of values,
-    state and timestamps, and the index slots they are aligned with. The
-    views alias the table: write them before its next update.
+    What a snapshot writes when no row expired (``rows`` rows of values,
+    state and timestamps, and the ``[2**bits, 2]`` slots they are aligned
+    with; the views alias the table: write them before its next update), and
+    what :meth:`EmbeddingTable.adopt` takes back on restore.
     """
 
     rows: int
@@ -334,36 +335,35 @@ class EmbeddingTable:
             self._index.slots,
         )
 
-    def adopt(self, arrays: TableArrays, slots: Int64Array) -> None:
-        """Take over ``arrays`` and ``slots`` as this empty table's rows.
+    def adopt(self, saved: TableViews) -> None:
+        """Take over ``saved``'s arrays and slot array as this empty table's rows.
 
-        The occurrence filter is left as it is.
-
-        The arrays must own their memory (they grow in place later) and be
-        row-aligned with ``slots`` as given by :meth:`snapshot_views`.
+        The occurrence filter is left as it is. The arrays must own their
+        memory (they grow in place later) and be row-aligned with the slots,
+        as :meth:`snapshot_views` gives them.
 
         Raises:
             UsageError: When the table is not empty or shapes disagree.
         """
         if len(self._index):
             raise UsageError(f"table {self.config.name!r} must be empty to adopt rows")
-        count = arrays.keys.shape[0]
-        self._check_shapes(arrays, count)
+        count = saved.rows
+        self._check_shapes(saved, count)
         try:
-            index = HashIndex.adopt(slots, count)
+            index = HashIndex.adopt(saved.slots, count)
         except ValueError as exc:
             raise UsageError(
                 f"index of table {self.config.name!r} is invalid: {exc}"
             ) from exc
         self._index = index
-        self._values = arrays.values
-        self._state = arrays.state
-        self._stamps = arrays.timestamps
+        self._values = saved.values
+        self._state = saved.state
+        self._stamps = saved.timestamps
         self._versions = np.zeros(count, dtype=np.uint32)
         if count == 0:
             self._reserve(64)
 
-    def _check_shapes(self, arrays: TableArrays, count: int) -> None:
+    def _check_shapes(self, arrays: TableArrays | TableViews, count: int) -> None:
         expected = {
             "values": (count, self.width),
             "state": (count, self._state_columns),

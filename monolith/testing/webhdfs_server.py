@@ -157,7 +157,16 @@ class WebHdfsTestServer:
                     server._auth(params)
                     with server._lock:
                         server.ops.append(op)
-                    server._serve(self, method, op, path, params, parts.query)
+                    try:
+                        server._serve(self, method, op, path, params, parts.query)
+                    except FileNotFoundError as exc:
+                        # The path went away between a check and its use (a
+                        # concurrent delete or rename): a NameNode says 404.
+                        raise _RemoteError(
+                            404,
+                            "FileNotFoundException",
+                            f"File does not exist: {path} ({exc.strerror})",
+                        ) from None
                 except _RemoteError as err:
                     self._drain_body()
                     body = json.dumps(
@@ -324,7 +333,7 @@ class WebHdfsTestServer:
             with self._lock:
                 # Pin the current content: a hard link survives a later
                 # delete or rename of the path, as DataNode blocks do.
-                os.link(local, pinned)
+                os.link(local, pinned)  # FileNotFoundError: deleted meanwhile
                 self._tickets[ticket] = pinned
             self._redirect(handler, path, query, extra=f"&ticket={ticket}")
             return

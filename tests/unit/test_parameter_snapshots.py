@@ -48,12 +48,13 @@ def test_snapshot_arrays_are_plain_npy_files_without_pickle() -> None:
     fs = InMemoryFileSystem()
     files = filled(fs).snapshot(ROOT)
 
-    keys = np.load(
-        io.BytesIO(read(fs, f"{ROOT}/tables/t/part-00000-of-00002/keys.npy"))
+    index = np.load(
+        io.BytesIO(read(fs, f"{ROOT}/tables/t/part-00000-of-00002/index.npy"))
     )
 
     assert f"{ROOT}/tables/t/part-00001-of-00002/CHECKSUMS.json" in files
-    assert keys.dtype == np.int64 and sorted(keys.tolist()) == [0, 2, 4, 6, 8]
+    keys = index[index[:, 1] > 0, 0]  # (key, row + 1) per occupied slot
+    assert index.dtype == np.int64 and sorted(keys.tolist()) == [0, 2, 4, 6, 8]
     for path in files:
         if path.endswith(".npy"):
             np.load(io.BytesIO(read(fs, path)), allow_pickle=False)

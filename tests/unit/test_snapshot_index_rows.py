@@ -1,4 +1,4 @@
-"""Snapshot formats 3 and 2: how a part saves its hash index and rebuilds it."""
+"""Snapshot formats 3 and 2: how a part saves its hash index and gets it back."""
 
 from __future__ import annotations
 
@@ -11,13 +11,7 @@ from monolith.adapters.parameters.local import LocalParameterStore
 from monolith.adapters.parameters.npy_files import write_npy
 from monolith.adapters.storage.memory import InMemoryFileSystem
 from monolith.domain.embedding.config import OptimizerConfig, TableConfig
-from monolith.domain.embedding.hash_index import (
-    HashIndex,
-    occupied_slots,
-    rows_of,
-    slots_from_entries,
-    slots_from_rows,
-)
+from monolith.domain.embedding.hash_index import HashIndex, rows_of, slots_from_rows
 from monolith.domain.errors import ParameterStoreError
 
 pytestmark = pytest.mark.unit
@@ -58,35 +52,6 @@ def write_meta(fs: InMemoryFileSystem, meta: dict) -> None:
         handle.write(json.dumps(meta).encode())
 
 
-def test_occupied_slots_in_slot_order_rebuild_the_exact_slot_array() -> None:
-    index = an_index()
-
-    entries, where = occupied_slots(index.slots)
-    rebuilt = slots_from_entries(entries, where.astype(np.uint32), len(index.slots))
-
-    assert np.all(np.diff(where) > 0) and entries.shape == (len(index), 2)
-    assert np.array_equal(rebuilt, index.slots)
-
-
-def test_entries_that_break_the_index_are_refused() -> None:
-    entries, where = occupied_slots(an_index().slots)
-    count = 2 * len(where)
-    count = 1 << (count - 1).bit_length()
-    swapped = where.copy()
-    swapped[[0, 1]] = swapped[[1, 0]]
-    twice = entries.copy()
-    twice[1, 1] = twice[0, 1]
-
-    with pytest.raises(ValueError, match="strictly ascending"):
-        slots_from_entries(entries, swapped, count)
-    with pytest.raises(ValueError, match="every row once"):
-        slots_from_entries(twice, where, count)
-    with pytest.raises(ValueError, match="lie in"):
-        slots_from_entries(entries, where + count, count)
-    with pytest.raises(ValueError, match="power of two"):
-        slots_from_entries(entries, where, count - 1)
-
-
 def test_format_2_row_slots_rebuild_the_exact_slot_array() -> None:
     index = an_index()
 
@@ -99,7 +64,7 @@ def test_format_2_row_slots_rebuild_the_exact_slot_array() -> None:
         slots_from_rows(keys[:2], np.array([0, 16]), 16)
 
 
-def test_a_restored_store_finds_every_fid_through_the_rebuilt_index() -> None:
+def test_a_restored_store_adopts_the_saved_slot_array() -> None:
     fs = InMemoryFileSystem()
     store, fids = saved_store(fs)
     expected = store.lookup("t", fids)
@@ -107,40 +72,60 @@ def test_a_restored_store_finds_every_fid_through_the_rebuilt_index() -> None:
     restored = fresh_store(fs)
     restored.restore(ROOT)
 
-    assert fs.exists(f"{PART}/index.npy") and fs.exists(f"{PART}/index_slots.npy")
+    saved = restored._shards[0].tables["t"]._index.slots
+    assert np.array_equal(saved, store._shards[0].tables["t"]._index.slots)
     assert np.array_equal(restored.lookup("t", fids), expected)
     assert restored.tables()[0].rows == 500
-    assert restored.memory_bytes() == store.memory_bytes()
 
 
-def test_a_restore_onto_the_same_sharding_takes_the_keys_from_the_index() -> None:
+def test_a_part_keeps_its_keys_in_the_index_and_reshards_from_it() -> None:
     fs = InMemoryFileSystem()
     store, fids = saved_store(fs)
     expected = store.lookup("t", fids)
-    fs.remove(f"{PART}/keys.npy")  # not read when the index is adopted
+    with fs.open(f"{PART}/index.npy", "rb") as handle:
+        index = np.load(handle, allow_pickle=False)
+    occupied = index[index[:, 1] > 0]
 
-    restored = fresh_store(fs)
+    resharded = fresh_store(fs, shards=3)
+    resharded.restore(ROOT)
+
+    assert not fs.exists(f"{PART}/keys.npy")
+    assert sorted(occupied[:, 0].tolist()) == sorted(fids.tolist())
+    assert sorted(occupied[:, 1].tolist()) == list(range(1, 501))
+    assert np.array_equal(resharded.lookup("t", fids), expected)
+
+
+def test_a_part_with_expired_rows_saves_keys_instead_of_an_index() -> None:
+    fs = InMemoryFileSystem()
+    config = TableConfig("t", dim=4, optimizer=OptimizerConfig("sgd"), expire_days=1)
+    store = LocalParameterStore(1, fs=fs)
+    store.create_tables([config])
+    store.apply_gradients("t", np.array([1, 2]), np.ones((2, 4), np.float32), 1, 0.0)
+    store.apply_gradients("t", np.array([3]), np.ones((1, 4), np.float32), 2, 2e5)
+    store.snapshot(ROOT)
+
+    restored = LocalParameterStore(1, fs=fs)
+    restored.create_tables([config])
     restored.restore(ROOT)
-    assert np.array_equal(restored.lookup("t", fids), expected)
 
-    resharded = fresh_store(fs, shards=2)  # re-routes rows: needs the keys
-    with pytest.raises(ParameterStoreError, match="keys.npy"):
-        resharded.restore(ROOT)
+    assert fs.exists(f"{PART}/keys.npy") and not fs.exists(f"{PART}/index.npy")
+    assert restored.tables()[0].rows == 1
+    assert restored.lookup("t", np.array([1, 3]))[:, 0].tolist()[0] == 0.0
 
 
-def test_a_corrupt_index_is_refused_naming_the_part() -> None:
+@pytest.mark.parametrize("shards", [1, 2])
+def test_an_index_that_disagrees_with_the_rows_is_refused(shards: int) -> None:
     fs = InMemoryFileSystem()
     saved_store(fs)
-    entries, where = occupied_slots(an_index().slots)
+    with fs.open(f"{PART}/index.npy", "rb") as handle:
+        index = np.load(handle, allow_pickle=False)
+    index[np.flatnonzero(index[:, 1])[0]] = 0  # one row lost from the index
     meta = read_meta(fs)
-    broken = where[: len(entries)].astype(np.uint32)[::-1].copy()
-    meta["files"]["index_slots"] = write_npy(
-        fs, f"{PART}/index_slots.npy", np.resize(broken, 500)
-    ).to_json()
+    meta["files"]["index"] = write_npy(fs, f"{PART}/index.npy", index).to_json()
     write_meta(fs, meta)
 
-    with pytest.raises(ParameterStoreError, match=f"{PART}.*invalid index"):
-        fresh_store(fs).restore(ROOT)
+    with pytest.raises(ParameterStoreError, match="index"):
+        fresh_store(fs, shards).restore(ROOT)
 
 
 def test_a_format_2_snapshot_still_restores() -> None:
@@ -150,9 +135,8 @@ def test_a_format_2_snapshot_still_restores() -> None:
     table = store._shards[0].tables["t"]
     keys, where = rows_of(table._index.slots, len(table))
     meta = read_meta(fs)
-    for name in ("index", "index_slots"):
-        fs.remove(f"{PART}/{name}.npy")
-        del meta["files"][name]
+    fs.remove(f"{PART}/index.npy")  # format 2: keys.npy + the slot of each row
+    del meta["files"]["index"]
     meta["files"]["keys"] = write_npy(fs, f"{PART}/keys.npy", keys).to_json()
     meta["files"]["slots"] = write_npy(
         fs, f"{PART}/slots.npy", where.astype(np.uint32)

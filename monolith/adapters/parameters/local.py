@@ -329,7 +329,14 @@ class LocalParameterStore:
                         if table.occurrence_filter is not None:
                             table.occurrence_filter.merge(saved.filter)
                 if saved.index is not None:
-                    tables[saved.part].adopt(saved.views)
+                    try:
+                        tables[saved.part].adopt(saved.views)
+                    except UsageError as exc:
+                        raise ParameterStoreError(
+                            f"snapshot {directory!r} part {saved.part} of "
+                            f"{saved.parts} of table {name!r} has an invalid "
+                            f"index: {exc}"
+                        ) from exc
                     continue
                 self._route(tables, saved.arrays, part, parts)
         dense = read_dense(fs, directory) if part == 0 else {}

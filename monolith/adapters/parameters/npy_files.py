@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, cast
 
 import attrs
@@ -61,6 +62,16 @@ class NpyRecord:
 
 
 _HEADER_LOCK = threading.Lock()
+
+
+class _RunningCrc:
+    """A CRC-32C folded chunk by chunk, in the order the chunks come."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def fold(self, chunk: memoryview) -> None:
+        self.value = crc32c.crc32c(chunk, self.value)
 
 
 def _payload(array: npt.NDArray[np.generic]) -> memoryview:
@@ -134,18 +145,21 @@ def read_npy(fs: FileSystem, path: str, record: NpyRecord) -> npt.NDArray[np.gen
         array = np.empty(shape, dtype=dtype)
         view = _payload(array)
         reader = cast(io.BufferedIOBase, handle)
+        crc = _RunningCrc()
         filled = 0
-        checksum = 0
-        while filled < len(view):
-            chunk = view[filled : filled + _CHUNK]
-            got = reader.readinto(chunk)
-            if not got:
-                raise ParameterStoreError(
-                    f"{path!r} is truncated: {filled} of {len(view)} data bytes"
-                )
-            # Checksum each chunk while it is still in cache.
-            checksum = crc32c.crc32c(chunk[:got], checksum)
-            filled += got
+        with ThreadPoolExecutor(1, thread_name_prefix="npy-crc") as pool:
+            while filled < len(view):
+                chunk = view[filled : filled + _CHUNK]
+                got = reader.readinto(chunk)
+                if not got:
+                    raise ParameterStoreError(
+                        f"{path!r} is truncated: {filled} of {len(view)} data bytes"
+                    )
+                # The checksum of a chunk runs while the next one is read (one
+                # worker: the chunks fold in order; crc32c drops the GIL).
+                pool.submit(crc.fold, chunk[:got])
+                filled += got
+    checksum = crc.value
     if checksum != record.crc32c:
         raise ParameterStoreError(
             f"{path!r} fails its CRC-32C check: got {checksum:#010x}, "

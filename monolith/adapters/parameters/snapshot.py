@@ -2,26 +2,25 @@
 
 Layout below a snapshot directory::
 
-    tables/<table>/part-00000-of-00002/keys.npy         int64 [rows]
-                                       values.npy       float32 [rows, width]
+    tables/<table>/part-00000-of-00002/values.npy       float32 [rows, width]
                                        state.npy        float32 [rows, state]
                                        timestamps.npy   uint32 [rows]
-                                       index.npy        int64 [rows, 2] (optional)
-                                       index_slots.npy  uint32 [rows] (optional)
+                                       index.npy        int64 [2**bits, 2]
                                        filter.npy       uint8 (optional)
                                        CHECKSUMS.json   written last
     dense/part-00000-of-00001/array-00000.npy ...       CHECKSUMS.json
 
 ``CHECKSUMS.json`` records the table's shape and, for every array, its dtype,
-shape, size and CRC-32C; a part without it does not exist. When no row
-expired, the part also saves its hash index: ``index.npy`` holds the occupied
-slots in slot order, as ``(key, row + 1)`` pairs, and ``index_slots.npy``
-(int64 past 2**32 slots) where each sits; with ``slot_count`` from the
-checksum file they rebuild the slot array front to back, so a restore onto
-the same sharding reads neither ``keys.npy`` nor rehashes. Format 2 saved
-the slot of each row instead (``slots.npy``), which rebuilt the index by
-random writes; it is still read. Arrays are plain ``.npy`` files, loadable
-with ``np.load(..., allow_pickle=False)``.
+shape, size and CRC-32C; a part without it does not exist. ``index.npy`` is
+the hash index's slot array, ``(key, row + 1)`` per slot and ``(0, 0)`` where
+empty: every key once, with its row, in 16 / load bytes per row (23 to 46).
+A restore onto the same sharding reads it straight into the index it adopts
+(no rehash, no rebuild); other restores take the key of each row from it.
+When rows expired (the index has holes) the part saves ``keys.npy`` (int64
+[rows]) instead. Format 2 saved ``keys.npy`` plus the slot of each row
+(``slots.npy``), which rebuilt the index by random writes; it is still read.
+Arrays are plain ``.npy`` files, loadable with ``np.load(...,
+allow_pickle=False)``.
 """
 
 from __future__ import annotations
@@ -40,12 +39,7 @@ import numpy.typing as npt
 
 from monolith.adapters.parameters.npy_files import NpyRecord, read_npy, write_npy
 from monolith.domain.embedding.config import TableConfig
-from monolith.domain.embedding.hash_index import (
-    occupied_slots,
-    row_keys_of,
-    slots_from_entries,
-    slots_from_rows,
-)
+from monolith.domain.embedding.hash_index import row_keys_of, slots_from_rows
 from monolith.domain.embedding.table import EmbeddingTable, TableArrays, TableViews
 from monolith.domain.errors import NotFoundError, ParameterStoreError
 from monolith.ports.storage import FileSystem
@@ -60,8 +54,9 @@ Reads go one file at a time: on the benchmark VM, four concurrent cold-read
 streams were slower than one sequential stream, while concurrent writes were
 faster than sequential ones."""
 FORMAT_VERSION = 3
-"""3: the index is saved as its occupied slots in slot order; 2 saved the
-slot of each row (still read); 1 saved the whole slot array (refused)."""
+"""3: the index is saved as its slot array, without keys.npy; 2 saved keys.npy
+and the slot of each row (still read); 1 saved keys.npy and the slot array
+(refused)."""
 READABLE_FORMATS = (2, 3)
 _PART = re.compile(r"part-(\d{5})-of-(\d{5})")
 
@@ -177,19 +172,11 @@ def save_table_part(
         else:
             rows = views.rows
             slot_count = int(views.slots.shape[0])
-            slot_type = np.uint32 if slot_count <= 1 << 32 else np.int64
-            # Submitted first: the key of each row comes from a random scatter
-            # and the occupied slots from a sequential pass, both beside the
-            # writes of the other arrays.
-            keys = pool.submit(row_keys_of, views.slots, views.rows)
-            index = pool.submit(occupied_slots, views.slots)
             files = {
                 "values": lambda: views.values,
                 "state": lambda: views.state,
+                "index": lambda: views.slots,
                 "timestamps": lambda: views.timestamps,
-                "keys": keys.result,
-                "index": lambda: index.result()[0],
-                "index_slots": lambda: index.result()[1].astype(slot_type),
             }
         occurrence = table.occurrence_filter
         if occurrence is not None:
@@ -271,15 +258,7 @@ def saved_parts(fs: FileSystem, directory: str, table: str) -> list[str]:
     return [_join(base, part_name(p, parts)) for p in range(parts)]
 
 
-_ROW_ARRAYS = ("keys", "values", "state", "timestamps")
-_INDEX_ARRAYS = ("index", "index_slots")
 _FORMAT_2_INDEX = "slots"
-
-
-def _read_order(entry: tuple[str, object]) -> int:
-    """Row arrays first, in table order, then index and filter."""
-    name = entry[0]
-    return _ROW_ARRAYS.index(name) if name in _ROW_ARRAYS else len(_ROW_ARRAYS)
 
 
 def read_table_parts(
@@ -291,9 +270,8 @@ def read_table_parts(
     """Read and verify every saved part of ``config``'s table, one at a time.
 
     With ``adopt_parts`` equal to the snapshot's part count, a part that
-    saved its index is read for adoption: its slot array is rebuilt and its
-    keys are not read (they are in the index). Every other part is read with
-    its keys and without its index.
+    saved its index is read for adoption: its slot array comes back (the
+    keys stay in it). Every other part is read with the key of each row.
 
     Raises:
         ParameterStoreError: When a part is missing, corrupt or saved with a
@@ -313,38 +291,7 @@ def read_table_parts(
         entries = meta.get("files")
         if not isinstance(entries, dict):
             raise ParameterStoreError(f"{base}/{CHECKSUMS} lists no files")
-        parts = int(str(meta["parts"]))
-        format_2 = _FORMAT_2_INDEX in entries
-        has_index = format_2 or all(name in entries for name in _INDEX_ARRAYS)
-        adopt = has_index and adopt_parts == parts
-        skipped: set[str]
-        if adopt:
-            # Format 2 rebuilds its index from the keys; 3 has them in it.
-            skipped = set() if format_2 else {"keys"}
-        else:
-            skipped = {*_INDEX_ARRAYS, _FORMAT_2_INDEX}
-        for name in _ROW_ARRAYS:
-            if name not in entries and name not in skipped:
-                raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
-        wanted = {k: v for k, v in entries.items() if k not in skipped}
-        # One file at a time (see IO_THREADS).
-        arrays = {
-            name: read_npy(fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry))
-            for name, entry in sorted(wanted.items(), key=_read_order)
-        }
-        values = arrays["values"].astype(np.float32, copy=False)
-        keys = arrays.get("keys")
-        part = SavedPart(
-            part=int(str(meta["part"])),
-            parts=parts,
-            rows=int(values.shape[0]),
-            keys=None if keys is None or adopt else keys.astype(np.int64, copy=False),
-            values=values,
-            state=arrays["state"].astype(np.float32, copy=False),
-            timestamps=arrays["timestamps"].astype(np.uint32, copy=False),
-            index=_index(base, meta, arrays) if adopt else None,
-            filter=arrays.get("filter"),  # type: ignore[arg-type]
-        )
+        part = _read_part(fs, base, meta, entries, adopt_parts)
         logger.debug(
             "table snapshot read table=%s part=%d parts=%d rows=%d adopt=%s "
             "seconds=%.3f",
@@ -352,31 +299,99 @@ def read_table_parts(
             part.part,
             part.parts,
             part.rows,
-            adopt,
+            part.index is not None,
             time.perf_counter() - started,
         )
         yield part
 
 
-def _index(
+def _read_part(
+    fs: FileSystem,
+    base: str,
+    meta: Mapping[str, object],
+    entries: Mapping[str, object],
+    adopt_parts: int | None,
+) -> SavedPart:
+    """Read the files of one part that its use needs (see read_table_parts)."""
+    parts = int(str(meta["parts"]))
+    format_2 = _FORMAT_2_INDEX in entries
+    adopt = (format_2 or "index" in entries) and adopt_parts == parts
+    names = ["values", "state", "timestamps"]
+    if format_2:
+        names += ["keys", _FORMAT_2_INDEX] if adopt else ["keys"]
+    elif adopt or "keys" not in entries:
+        names.append("index")  # the keys are in the slot array
+    else:
+        names.append("keys")
+    if "filter" in entries:
+        names.append("filter")
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for name in names:  # one file at a time (see IO_THREADS)
+        entry = entries.get(name)
+        if not isinstance(entry, dict):
+            raise ParameterStoreError(f"snapshot part {base!r} has no {name}.npy")
+        arrays[name] = read_npy(
+            fs, _join(base, f"{name}.npy"), NpyRecord.from_json(entry)
+        )
+    values = arrays["values"].astype(np.float32, copy=False)
+    rows = int(values.shape[0])
+    slots = _slots(base, meta, arrays) if adopt or "keys" not in arrays else None
+    keys: npt.NDArray[np.int64] | None = None
+    if not adopt:
+        keys = (
+            arrays["keys"].astype(np.int64, copy=False)
+            if slots is None
+            else _row_keys(base, slots, rows)
+        )
+    return SavedPart(
+        part=int(str(meta["part"])),
+        parts=parts,
+        rows=rows,
+        keys=keys,
+        values=values,
+        state=arrays["state"].astype(np.float32, copy=False),
+        timestamps=arrays["timestamps"].astype(np.uint32, copy=False),
+        index=slots if adopt else None,
+        filter=arrays.get("filter"),
+    )
+
+
+def _row_keys(
+    base: str, slots: npt.NDArray[np.int64], rows: int
+) -> npt.NDArray[np.int64]:
+    """The key of each row, from a saved slot array (adoption checks its own)."""
+    occupied = int(np.count_nonzero(slots[:, 1]))
+    if occupied != rows:
+        raise ParameterStoreError(
+            f"snapshot part {base!r} has an index of {occupied} rows for "
+            f"{rows} rows of values"
+        )
+    return row_keys_of(slots, rows)
+
+
+def _slots(
     base: str, meta: Mapping[str, object], arrays: Mapping[str, npt.NDArray[Any]]
 ) -> npt.NDArray[np.int64]:
-    """The hash index's slot array rebuilt from a part's saved index."""
+    """The hash index's slot array: as saved, or rebuilt from format 2."""
     count = int(str(meta.get("slot_count")))
-    try:
-        if _FORMAT_2_INDEX in arrays:
+    if _FORMAT_2_INDEX in arrays:
+        try:
             return slots_from_rows(
                 arrays["keys"].astype(np.int64, copy=False),
                 arrays[_FORMAT_2_INDEX],
                 count,
             )
-        return slots_from_entries(
-            arrays["index"].astype(np.int64, copy=False), arrays["index_slots"], count
-        )
-    except ValueError as exc:
+        except ValueError as exc:
+            raise ParameterStoreError(
+                f"snapshot part {base!r} has an invalid slots.npy: {exc}"
+            ) from exc
+    slots = arrays["index"]
+    if slots.dtype != np.int64 or slots.shape != (count, 2):
         raise ParameterStoreError(
-            f"snapshot part {base!r} has an invalid index: {exc}"
-        ) from exc
+            f"snapshot part {base!r} has an index of {slots.dtype}"
+            f"{list(slots.shape)}, expected int64[{count}, 2]"
+        )
+    return np.asarray(slots, dtype=np.int64)
 
 
 def save_dense(

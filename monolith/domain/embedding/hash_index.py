@@ -69,16 +69,6 @@ def rows_of(slots: Int64Array, size: int) -> tuple[Int64Array, Int64Array]:
     return keys, where
 
 
-def _check_slot_count(count: int) -> None:
-    if count < 2 or count & (count - 1):
-        raise ValueError(f"slot count must be a power of two >= 2, got {count}")
-
-
-def _check_where(where: npt.NDArray[np.integer], count: int, what: str) -> None:
-    if where.size and (int(where.min()) < 0 or int(where.max()) >= count):
-        raise ValueError(f"{what} must lie in [0, {count})")
-
-
 def slots_from_rows(
     keys: Int64Array, where: npt.NDArray[np.integer], count: int
 ) -> Int64Array:
@@ -89,65 +79,21 @@ def slots_from_rows(
             length or a slot is out of range (:meth:`HashIndex.adopt` then
             catches a slot used twice).
     """
-    _check_slot_count(count)
+    if count < 2 or count & (count - 1):
+        raise ValueError(f"slot count must be a power of two >= 2, got {count}")
     if keys.shape != where.shape or keys.ndim != 1:
         raise ValueError(
             f"keys and slots must be 1-D of one length, got {keys.shape} and "
             f"{where.shape}"
         )
-    _check_where(where, count, "row slots")
+    if where.size and (int(where.min()) < 0 or int(where.max()) >= count):
+        raise ValueError(f"row slots must lie in [0, {count})")
     pairs = np.empty((keys.shape[0], 2), dtype=np.int64)
     pairs[:, 0] = keys
     pairs[:, 1] = np.arange(1, keys.shape[0] + 1, dtype=np.int64)
     slots = _empty_slots(count.bit_length() - 1)
     # One 16-byte (key, row + 1) pair per put: one pass of random writes.
     np.put(_pairs(slots), where, _pairs(pairs))
-    return slots
-
-
-def occupied_slots(slots: Int64Array) -> tuple[Int64Array, Int64Array]:
-    """The occupied entries of a slot array, in slot order, and their slots.
-
-    Returns ``(entries, where)``: ``entries`` is ``[n, 2]`` of ``(key, row +
-    1)`` and ``where`` ascending. Both come from sequential passes (no random
-    access), and :func:`slots_from_entries` puts them back the same way.
-    """
-    where = np.flatnonzero(slots[:, 1] > 0)
-    return np.take(slots, where, axis=0), where
-
-
-def slots_from_entries(
-    entries: Int64Array, where: npt.NDArray[np.integer], count: int
-) -> Int64Array:
-    """The ``[count, 2]`` slot array holding ``entries[i]`` in slot ``where[i]``.
-
-    ``where`` must be strictly ascending (as :func:`occupied_slots` gives it),
-    which also makes every slot distinct, and the rows of ``entries`` must be
-    ``1..n`` in some order.
-
-    Raises:
-        ValueError: When any of that does not hold.
-    """
-    _check_slot_count(count)
-    size = entries.shape[0]
-    if entries.ndim != 2 or entries.shape[1] != 2 or where.shape != (size,):
-        raise ValueError(
-            f"entries must be [n, 2] with n slots, got {entries.shape} and "
-            f"{where.shape}"
-        )
-    _check_where(where, count, "entry slots")
-    if size > 1 and not bool(np.all(where[1:] > where[:-1])):
-        raise ValueError("entry slots must be strictly ascending")
-    rows = entries[:, 1]
-    if size and (int(rows.min()) < 1 or int(rows.max()) > size):
-        raise ValueError(f"entry rows must lie in [1, {size}]")
-    seen = np.zeros(size + 1, dtype=bool)
-    seen[rows] = True
-    if not bool(seen[1:].all()):
-        raise ValueError("entry rows must name every row once")
-    slots = _empty_slots(count.bit_length() - 1)
-    # Ascending slots: the puts walk the array front to back.
-    np.put(_pairs(slots), where, _pairs(np.ascontiguousarray(entries)))
     return slots
 
 

@@ -185,7 +185,7 @@ def profile_step(
         t1 = time.perf_counter()
         result = backend.compute_gradients(prepared.inputs, prepared.labels)
         t2 = time.perf_counter()
-        worker._apply_sparse(prepared, result, len(batches) + 1 + k)
+        worker.apply_sparse(prepared, result, len(batches) + 1 + k, 1000.0)
         t3 = time.perf_counter()
         backend.apply_dense_gradients(result.dense_grads)
         t4 = time.perf_counter()

@@ -97,6 +97,7 @@ class LocalCluster:
         clock: Clock,
         fid_transform: FidTransform | None = None,
         max_pending_secs: float | None = 30.0,
+        overlap_sparse: bool = True,
     ) -> None:
         if num_ps < 1:
             raise UsageError(f"num_ps must be at least 1, got {num_ps}")
@@ -109,6 +110,7 @@ class LocalCluster:
         self._backend_factory = backend_factory
         self._clock = clock
         self._fid_transform = fid_transform
+        self._overlap_sparse = overlap_sparse
         self._store: ParameterStore | None = None
         self._backends: list[ComputeBackend] = []
         self._workers: list[WorkerStep] = []
@@ -193,6 +195,7 @@ class LocalCluster:
                     self._clock,
                     fid_transform=self._fid_transform,
                     dense_on_store=self.dense_on_store,
+                    overlap_sparse=self._overlap_sparse,
                 )
             )
         for index in range(self.num_workers):
@@ -222,6 +225,8 @@ class LocalCluster:
         """Stop every worker, then the PS role (closing the store)."""
         for index in list(self._running_workers):
             self.stop_worker(index)
+        for worker in self._workers:
+            worker.close()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -256,8 +261,22 @@ class LocalCluster:
         return self.barrier.pass_as_worker(index)
 
     def with_save_barrier(self, fn: Callable[[], int]) -> int:
-        """Run ``fn`` (a save) on the chief's side of a ``save`` barrier."""
-        return self.barrier.run_as_chief("save", fn)
+        """Run ``fn`` (a save) on the chief's side of a ``save`` barrier.
+
+        Sparse updates still in flight land first, so the save holds every
+        step the workers finished.
+        """
+
+        def save() -> int:
+            self.flush_sparse()
+            return fn()
+
+        return self.barrier.run_as_chief("save", save)
+
+    def flush_sparse(self) -> None:
+        """Wait for every worker's sparse update in flight."""
+        for worker in self._workers:
+            worker.flush()
 
     def sync_chief_dense(self) -> None:
         """In PS mode, copy the store's dense parameters into the chief's backend."""
@@ -327,6 +346,11 @@ class LocalCluster:
             for thread in threads:
                 thread.join()
         failed = bool(self._errors)
+        try:
+            self.flush_sparse()
+        except BaseException as exc:  # a worker's last update failed
+            self._errors.append(exc)
+            failed = True
         self.sync_chief_dense()
         end_error: BaseException | None = None
         for hook in hooks:

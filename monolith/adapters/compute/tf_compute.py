@@ -11,16 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
+from monolith.adapters.compute.tf_inputs import SEQUENCE_ARITY, FlatLayout
 from monolith.adapters.compute.tf_optimizer import TfDenseOptimizer
-from monolith.adapters.compute.tf_pooling import (
-    PoolGroup,
-    grid_features,
-    group_signature,
-    pack_group,
-    plan_pool_groups,
-    pool_group,
-    split_rows,
-)
+from monolith.adapters.compute.tf_pooling import grid_features, pool_group
 from monolith.adapters.compute.tf_tower import (
     fits_grid,
     grid_tower_logits,
@@ -30,11 +23,9 @@ from monolith.adapters.compute.tf_tower import (
 from monolith.domain import dense_optimizer as rules
 from monolith.domain.errors import ComputeError
 from monolith.domain.model_spec import ModelSpec
-from monolith.domain.sequence_layout import layout_sequence
 from monolith.domain.tower_init import init_tower_parameters
 from monolith.domain.tower_plan import (
     MASK_SUFFIX,
-    SlotPlan,
     TowerPlan,
     plan_slots,
     plan_tower,
@@ -92,9 +83,7 @@ class TfCompute:
         self._spec: ModelSpec | None = None
         self._plan: TowerPlan | None = None
         self._grid_plan: TowerPlan | None = None
-        self._slots: tuple[SlotPlan, ...] = ()
-        self._groups: tuple[PoolGroup, ...] = ()
-        self._sequences: tuple[SlotPlan, ...] = ()
+        self._layout = FlatLayout(())
         self._model: Any = None
         self._names: list[str] = []
         self._variables: list[tf.Variable] = []
@@ -102,17 +91,16 @@ class TfCompute:
         self._train_fn: Any = None
         self._predict_fn: Any = None
         self._apply_fn: Any = None
+        self._last_dense: tuple[dict[str, Float32Array], list[Any]] | None = None
 
     def build(self, spec: ModelSpec) -> None:
         if self._num_threads is not None:
             _set_threads(self._num_threads)
-        self._slots = plan_slots(spec)
-        self._groups = plan_pool_groups(self._slots)
-        self._sequences = tuple(s for s in self._slots if s.pooling == "sequence")
+        self._layout = FlatLayout(plan_slots(spec))
         self._spec = spec
         if self._factory is None:
             self._plan = plan_tower(spec)
-            fits = fits_grid(self._plan) and len(self._groups) == 1
+            fits = fits_grid(self._plan) and len(self._layout.groups) == 1
             self._grid_plan = self._plan if fits else None
             initial = init_tower_parameters(self._plan, spec.seed)
             self._names = list(initial)
@@ -144,7 +132,7 @@ class TfCompute:
 
     def predict(self, inputs: TowerInputs) -> Float32Array:
         self._built()
-        flat, _ = self._flatten(inputs)
+        flat, _ = self._layout.flatten(inputs)
         scores = self._predict_fn(flat)
         return np.asarray(scores.numpy(), dtype=np.float32)
 
@@ -158,15 +146,21 @@ class TfCompute:
                 f"labels have {target.shape[0]} entries, the batch has "
                 f"{inputs.batch_size}"
             )
-        flat, counts = self._flatten(inputs)
+        flat, counts = self._layout.flatten(inputs)
         loss, scores, dense_grads, row_grads = self._train_fn(flat, target)
+        # np.asarray views the tensors' memory (read-only), where .numpy()
+        # would copy; the dense tensors are kept for apply_dense_gradients.
+        dense = {
+            n: np.asarray(g) for n, g in zip(self._names, dense_grads, strict=True)
+        }
+        self._last_dense = (dense, list(dense_grads))
         return StepResult(
             loss=float(loss.numpy()),
-            predictions=np.asarray(scores.numpy(), dtype=np.float32),
-            dense_grads={
-                n: g.numpy() for n, g in zip(self._names, dense_grads, strict=True)
-            },
-            slot_grads=self._slot_grads([g.numpy() for g in row_grads], counts),
+            predictions=np.asarray(scores, dtype=np.float32),
+            dense_grads=dense,
+            slot_grads=self._layout.slot_grads(
+                [np.asarray(g) for g in row_grads], counts
+            ),
         )
 
     def apply_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
@@ -174,6 +168,11 @@ class TfCompute:
         missing = [n for n in self._names if n not in grads]
         if missing:
             raise ComputeError(f"dense gradients lack parameters {missing!r}")
+        last, self._last_dense = self._last_dense, None
+        if last is not None and all(grads[n] is last[0][n] for n in self._names):
+            # The gradients compute_gradients returned: no copy back into TF.
+            self._apply_fn(last[1])
+            return
         self._apply_fn([np.asarray(grads[n], dtype=np.float32) for n in self._names])
 
     def parameters(self) -> dict[str, Float32Array]:
@@ -249,7 +248,7 @@ class TfCompute:
         tf.keras.utils.set_random_seed(spec.seed)
         model = self._factory(spec)
         features: dict[str, tf.Tensor] = {}
-        for slot in self._slots:
+        for slot in self._layout.slots:
             if slot.pooling == "sequence":
                 features[slot.name] = tf.zeros([1, slot.max_len, slot.width])
                 features[slot.name + MASK_SUFFIX] = tf.zeros([1, slot.max_len])
@@ -263,66 +262,6 @@ class TfCompute:
             )
         return model
 
-    def _flatten(
-        self, inputs: TowerInputs
-    ) -> tuple[list[npt.NDArray[Any]], list[tuple[int, ...]]]:
-        """The flat inputs (groups, then sequence slots, then dense) and each
-        group's per-slot row counts."""
-        missing = [s.name for s in self._slots if s.name not in inputs.slots]
-        if missing:
-            raise ComputeError(
-                f"inputs lack slot {missing[0]!r}; the model reads slots "
-                f"{', '.join(s.name for s in self._slots)}"
-            )
-        dense = np.asarray(inputs.dense, dtype=np.float32)
-        batch = int(dense.shape[0])
-        flat: list[npt.NDArray[Any]] = []
-        counts: list[tuple[int, ...]] = []
-        for group in self._groups:
-            packed = pack_group(group, inputs.slots, batch)
-            flat.extend(packed.arrays)
-            counts.append(packed.row_counts)
-        for slot in self._sequences:
-            slot_input = inputs.slots[slot.name]
-            rows = np.asarray(slot_input.rows, dtype=np.float32)
-            if rows.ndim != 2 or rows.shape[1] != slot.width:
-                raise ComputeError(
-                    f"slot {slot.name!r} rows have shape {rows.shape}, "
-                    f"expected [U, {slot.width}]"
-                )
-            layout = layout_sequence(slot_input.row_splits, slot.max_len)
-            flat.append(rows)
-            flat.append(np.asarray(slot_input.index, dtype=np.int64))
-            flat.extend([layout.source, layout.target, layout.mask])
-        flat.append(dense)
-        return flat, counts
-
-    def _slot_grads(
-        self, row_grads: list[Float32Array], counts: list[tuple[int, ...]]
-    ) -> dict[str, Float32Array]:
-        """Per-slot gradients, in plan order, from the groups' and sequences'."""
-        by_name: dict[str, Float32Array] = {}
-        for group, grad, sizes in zip(self._groups, row_grads, counts, strict=False):
-            by_name.update(zip(group.names, split_rows(grad, sizes), strict=True))
-        tail = row_grads[len(self._groups) :]
-        by_name.update(
-            (slot.name, grad) for slot, grad in zip(self._sequences, tail, strict=True)
-        )
-        return {slot.name: by_name[slot.name] for slot in self._slots}
-
-    def _signature(self, spec: ModelSpec) -> list[tf.TensorSpec]:
-        specs: list[tf.TensorSpec] = []
-        for group in self._groups:
-            specs.extend(group_signature(group))
-        for slot in self._sequences:
-            specs.append(tf.TensorSpec([None, slot.width], tf.float32))
-            specs.append(tf.TensorSpec([None], tf.int64))
-            specs.append(tf.TensorSpec([None], tf.int64))
-            specs.append(tf.TensorSpec([None], tf.int64))
-            specs.append(tf.TensorSpec([None, slot.max_len], tf.float32))
-        specs.append(tf.TensorSpec([None, spec.dense_features], tf.float32))
-        return specs
-
     def _forward(self, flat: Sequence[tf.Tensor]) -> tuple[list[tf.Tensor], tf.Tensor]:
         """The row tensors (one per group, then per sequence slot) and the logits."""
         dense = flat[-1]
@@ -330,7 +269,7 @@ class TfCompute:
         rows: list[tf.Tensor] = []
         grids: list[tf.Tensor] = []
         pos = 0
-        for group in self._groups:
+        for group in self._layout.groups:
             parts = flat[pos : pos + group.arity]
             rows.append(parts[0])
             grids.append(pool_group(group, parts, batch))
@@ -339,21 +278,21 @@ class TfCompute:
             logits = grid_tower_logits(self._grid_plan, self._params(), grids[0], dense)
             return rows, logits
         features: dict[str, tf.Tensor] = {}
-        for group, grid in zip(self._groups, grids, strict=True):
+        for group, grid in zip(self._layout.groups, grids, strict=True):
             features.update(grid_features(group, grid))
-        for slot in self._sequences:
-            table_rows, index, source, target, mask = flat[pos : pos + 5]
+        for slot in self._layout.sequences:
+            table_rows, index, source, target, mask = flat[pos : pos + SEQUENCE_ARITY]
             rows.append(table_rows)
             features[slot.name] = pad_slot(table_rows, index, source, target, mask)
             features[slot.name + MASK_SUFFIX] = mask
-            pos += 5
+            pos += SEQUENCE_ARITY
         if self._model is not None:
             return rows, tf.reshape(self._model(features, dense), [-1])
         assert self._plan is not None
         return rows, tower_logits(self._plan, self._params(), features, dense)
 
     def _trace(self, spec: ModelSpec) -> None:
-        signature = self._signature(spec)
+        signature = self._layout.signature(spec)
         bce = spec.loss == "bce"
         optimizer = self._built_optimizer_unchecked()
 
@@ -367,7 +306,7 @@ class TfCompute:
         def train(flat: Sequence[tf.Tensor], labels: tf.Tensor) -> Any:
             flat = list(flat)
             with tf.GradientTape() as tape:
-                tape.watch([flat[i] for i in self._row_positions()])
+                tape.watch([flat[i] for i in self._layout.row_positions()])
                 rows, logits = self._forward(flat)
                 if bce:
                     per_example = tf.nn.sigmoid_cross_entropy_with_logits(
@@ -402,18 +341,6 @@ class TfCompute:
         if self._optimizer is None:
             raise ComputeError("the tf backend has no optimizer; call build(spec)")
         return self._optimizer
-
-    def _row_positions(self) -> list[int]:
-        """Where the row tensors sit in the flat inputs."""
-        positions = []
-        pos = 0
-        for group in self._groups:
-            positions.append(pos)
-            pos += group.arity
-        for _ in self._sequences:
-            positions.append(pos)
-            pos += 5
-        return positions
 
 
 def _dense_rows(grad: Any, rows: tf.Tensor) -> tf.Tensor:

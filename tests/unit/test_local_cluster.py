@@ -321,6 +321,8 @@ def test_overlapped_updates_train_exactly_like_plain_ones():
     steps = [_overlapped_step(stores[0], True), _overlapped_step(stores[1], False)]
     for worker in steps:
         for k, batch in enumerate(batches):
+            if k + 1 < len(batches):
+                worker.plan_ahead(batches[k + 1])  # no-op without overlap
             worker.run(batch, step=k + 1)
         worker.close()
 
@@ -330,6 +332,19 @@ def test_overlapped_updates_train_exactly_like_plain_ones():
     assert steps[0].backend.params["head/w"].tolist() == (
         steps[1].backend.params["head/w"].tolist()
     )
+
+
+def test_a_batch_planned_ahead_but_not_run_next_is_ignored():
+    store = FakeStore()
+    step = _overlapped_step(store)
+    batches = planted_batches(2, 8)
+
+    step.plan_ahead(batches[1])
+    prepared = step.prepare(batches[0])
+    step.close()
+
+    expected = np.unique(batches[0].sparse["a"].values)
+    assert prepared.unique_fids["a"].tolist() == expected.tolist()
 
 
 def test_a_step_its_guard_refuses_applies_nothing_but_the_step_before_lands():

@@ -394,17 +394,23 @@ class LocalCluster:
         source: Iterator[Batch] | None = None
         try:
             source = batches(index, self.num_workers)
+            upcoming = next(source, None)
             while not self._stopping.is_set():
                 if index > 0:
                     self.enter_barrier(index)
                     if self._stopping.is_set():
                         break
-                batch = next(source, None)
+                batch = upcoming
                 if batch is None:
                     break
                 step = self._claim_step()
                 if step is None:
                     break
+                # One batch ahead: its unique fids are worked out while this
+                # step computes.
+                upcoming = next(source, None)
+                if upcoming is not None:
+                    worker.plan_ahead(upcoming)
                 result = worker.run(batch, step, guard=guard)
                 counts[index] += 1
                 event = StepEvent(

@@ -15,8 +15,10 @@ The flow (ARCHITECTURE.md §3, "Training step"):
    store when dense parameters live on the parameter servers.
 
 With ``overlap_sparse``, step 4's sparse update runs in a helper thread
-beside the dense update, the hooks, the next batch's input and its unique
-fids; the next step's lookups wait for it, so every lookup still sees every
+beside the dense update, the hooks and the next batch's input, and
+:meth:`WorkerStep.plan_ahead` works out the next batch's unique fids there
+while the current step computes; the next step's lookups wait for the
+update, so every lookup still sees every
 update before it (the result is that of the plain order). The original's
 ``enable_embedding_postpush`` went further and let the next step look up
 before the update landed (one step of staleness); on the datagen check that
@@ -212,10 +214,25 @@ class WorkerStep:
         self._pending_lock = threading.Lock()
         self._pending: Future[None] | None = None
         self._pusher: ThreadPoolExecutor | None = None
+        self._planned: tuple[Batch, Future[BatchPlan]] | None = None
+
+    def plan_ahead(self, batch: Batch) -> None:
+        """Work out ``batch``'s unique fids in the helper thread, ahead of its
+        step (while the current step computes); the step picks them up."""
+        if not self.overlap_sparse:
+            return
+        self._planned = (
+            batch,
+            self._helper().submit(plan_batch, batch, self.spec, self.fid_transform),
+        )
 
     def prepare(self, batch: Batch) -> PreparedBatch:
         """Look up a batch's embeddings (no update), after any update in flight."""
-        plan = plan_batch(batch, self.spec, self.fid_transform)
+        planned, self._planned = self._planned, None
+        if planned is not None and planned[0] is batch:
+            plan = planned[1].result()
+        else:
+            plan = plan_batch(batch, self.spec, self.fid_transform)
         self.flush()
         return lookup_batch(plan, self.spec, self.store)
 
@@ -242,10 +259,8 @@ class WorkerStep:
             guard(step, result)
         update = _SparseUpdate(prepared, result, step, self.clock.now())
         if self.overlap_sparse:
-            if self._pusher is None:
-                self._pusher = ThreadPoolExecutor(1, thread_name_prefix="sparse")
             with self._pending_lock:
-                self._pending = self._pusher.submit(self._apply_sparse, update)
+                self._pending = self._helper().submit(self._apply_sparse, update)
         else:
             self._apply_sparse(update)
         if self.dense_on_store:
@@ -253,6 +268,12 @@ class WorkerStep:
         else:
             self.backend.apply_dense_gradients(result.dense_grads)
         return result
+
+    def _helper(self) -> ThreadPoolExecutor:
+        """The one helper thread: its tasks run in the order they come."""
+        if self._pusher is None:
+            self._pusher = ThreadPoolExecutor(1, thread_name_prefix="worker-helper")
+        return self._pusher
 
     def flush(self) -> None:
         """Wait for the sparse update in flight, if any (its error re-raised)."""
@@ -263,6 +284,7 @@ class WorkerStep:
 
     def close(self) -> None:
         """Wait for the update in flight and stop the helper thread."""
+        self._planned = None
         try:
             self.flush()
         finally:

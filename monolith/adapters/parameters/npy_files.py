@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, cast
 
@@ -121,6 +122,41 @@ def _read_header(handle: BinaryIO, path: str) -> tuple[tuple[int, ...], np.dtype
     return tuple(shape), dtype
 
 
+def _read_chunks(
+    reader: io.BufferedIOBase,
+    view: memoryview,
+    path: str,
+    sink: Callable[[memoryview], object],
+) -> None:
+    """Fill ``view`` from ``reader`` chunk by chunk, handing each to ``sink``."""
+    filled = 0
+    while filled < len(view):
+        chunk = view[filled : filled + _CHUNK]
+        got = reader.readinto(chunk)
+        if not got:
+            raise ParameterStoreError(
+                f"{path!r} is truncated: {filled} of {len(view)} data bytes"
+            )
+        sink(chunk[:got])
+        filled += got
+
+
+def _read_into(reader: io.BufferedIOBase, view: memoryview, path: str) -> int:
+    """Fill ``view`` from ``reader`` and return the CRC-32C of its bytes.
+
+    Past one chunk, the checksum of a chunk runs in a helper thread while the
+    next one is read (one worker: the chunks fold in order; crc32c drops the
+    GIL).
+    """
+    crc = _RunningCrc()
+    if len(view) <= _CHUNK:
+        _read_chunks(reader, view, path, crc.fold)
+        return crc.value
+    with ThreadPoolExecutor(1, thread_name_prefix="npy-crc") as pool:
+        _read_chunks(reader, view, path, lambda chunk: pool.submit(crc.fold, chunk))
+    return crc.value
+
+
 def read_npy(fs: FileSystem, path: str, record: NpyRecord) -> npt.NDArray[np.generic]:
     """Read ``path`` into a new array and check it against ``record``.
 
@@ -144,22 +180,7 @@ def read_npy(fs: FileSystem, path: str, record: NpyRecord) -> npt.NDArray[np.gen
             )
         array = np.empty(shape, dtype=dtype)
         view = _payload(array)
-        reader = cast(io.BufferedIOBase, handle)
-        crc = _RunningCrc()
-        filled = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="npy-crc") as pool:
-            while filled < len(view):
-                chunk = view[filled : filled + _CHUNK]
-                got = reader.readinto(chunk)
-                if not got:
-                    raise ParameterStoreError(
-                        f"{path!r} is truncated: {filled} of {len(view)} data bytes"
-                    )
-                # The checksum of a chunk runs while the next one is read (one
-                # worker: the chunks fold in order; crc32c drops the GIL).
-                pool.submit(crc.fold, chunk[:got])
-                filled += got
-    checksum = crc.value
+        checksum = _read_into(cast(io.BufferedIOBase, handle), view, path)
     if checksum != record.crc32c:
         raise ParameterStoreError(
             f"{path!r} fails its CRC-32C check: got {checksum:#010x}, "

@@ -182,10 +182,15 @@ class Settings:
         None, "Directory of <name>/<index> address files (discovery_type=file)."
     )
     embedding_prefetch_capacity: int = setting(
-        0, "Batches of embeddings looked up ahead; CPU runs use >= 1.", minimum=0
+        0,
+        "Original's lookup-ahead depth; forced >= 1 on CPU (monolith plans one "
+        "batch ahead and looks up in order).",
+        minimum=0,
     )
     enable_embedding_postpush: bool = setting(
-        False, "Apply embedding gradients asynchronously; forced on CPU."
+        False,
+        "Original's deferred embedding update; forced on CPU (monolith overlaps "
+        "the update but applies it before the next lookup).",
     )
     enable_gpu_training: bool = setting(False, "Train the dense tower on a GPU.")
     enable_parameter_sync: bool = setting(

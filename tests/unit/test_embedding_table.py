@@ -14,7 +14,7 @@ from monolith.domain.embedding.config import (
 )
 from monolith.domain.embedding.hash_index import HashIndex
 from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
-from monolith.domain.embedding.row_ops import has_duplicates
+from monolith.domain.embedding.row_ops import has_duplicates, strictly_increasing
 from monolith.domain.embedding.table import EmbeddingTable
 from monolith.domain.errors import UsageError
 
@@ -243,6 +243,46 @@ def test_duplicate_check_agrees_with_a_set(values: list[int]) -> None:
     array = np.array(values, dtype=np.int64)
 
     assert has_duplicates(array) == (len(set(values)) < len(values))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40))
+def test_strictly_increasing_means_sorted_without_repeats(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+
+    assert strictly_increasing(array) == (values == sorted(set(values)))
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_an_update_is_the_same_whether_its_fids_come_sorted_or_not(order: str) -> None:
+    fids = np.arange(0, 200, 7, dtype=np.int64)
+    grads = np.random.default_rng(1).normal(size=(fids.size, 4)).astype(np.float32)
+    reference = EmbeddingTable(
+        TableConfig("t", 4, optimizer=OptimizerConfig("adagrad", 0.1))
+    )
+    table = EmbeddingTable(
+        TableConfig("t", 4, optimizer=OptimizerConfig("adagrad", 0.1))
+    )
+    perm = np.arange(fids.size)
+    if order == "shuffled":
+        perm = np.random.default_rng(2).permutation(fids.size)
+    for step in (1, 2):
+        reference.apply_gradients(
+            np.concatenate([fids, fids[:3]]),
+            np.concatenate([grads, grads[:3]]),
+            step,
+            0,
+        )
+        table.apply_gradients(
+            np.concatenate([fids[perm], fids[:3]]),
+            np.concatenate([grads[perm], grads[:3]]),
+            step,
+            0,
+        )
+        table.apply_gradients(fids[perm], grads[perm], step, 0)
+        reference.apply_gradients(fids, grads, step, 0)
+
+    np.testing.assert_allclose(table.lookup(fids), reference.lookup(fids), rtol=1e-6)
 
 
 def test_filter_merge_keeps_the_larger_count() -> None:

@@ -72,6 +72,11 @@ def has_duplicates(values: Int64Array) -> bool:
     return bool((rest[1:] == rest[:-1]).any())
 
 
+def strictly_increasing(values: Int64Array) -> bool:
+    """Whether each value is above the one before (so none repeats): O(n)."""
+    return values.shape[0] < 2 or bool(np.all(values[1:] > values[:-1]))
+
+
 def sum_by_row(
     rows: Int64Array, grads: Float32Array
 ) -> tuple[Int64Array, Float32Array]:

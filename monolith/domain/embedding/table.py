@@ -28,6 +28,7 @@ from monolith.domain.embedding.row_ops import (
     gather_rows,
     has_duplicates,
     scatter_rows,
+    strictly_increasing,
     sum_by_row,
 )
 from monolith.domain.errors import UsageError
@@ -165,7 +166,12 @@ class EmbeddingTable:
         rows, keys, values = self._admit(keys, values)
         if rows.shape[0] == 0:
             return
-        unique_rows, summed = sum_by_row(rows, values)
+        if strictly_increasing(keys):
+            # Distinct keys have distinct rows (np.unique output, the common
+            # case): nothing to sum, no duplicate check needed.
+            unique_rows, summed = rows, values
+        else:
+            unique_rows, summed = sum_by_row(rows, values)
         weights = gather_rows(self._values, unique_rows)
         state = gather_rows(self._state, unique_rows)
         self.optimizer.update(weights, state, summed, step)

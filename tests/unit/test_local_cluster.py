@@ -196,7 +196,16 @@ class _SaveRecorder(Hook):
         return self.cluster.with_save_barrier(action)
 
 
-def test_saves_run_behind_a_barrier_that_releases_epoch_after_epoch():
+def test_saves_run_behind_a_barrier_that_releases_epoch_after_epoch(monkeypatch):
+    compute = FakeBackend.compute_gradients
+
+    def like_a_real_backend(self, inputs, labels):  # type: ignore[no-untyped-def]
+        threading.Event().wait(0.001)  # drops the GIL, as torch and TF do
+        return compute(self, inputs, labels)
+
+    # Without it, one GIL-bound worker thread can run most steps and the chief
+    # sees too few of them to save several times.
+    monkeypatch.setattr(FakeBackend, "compute_gradients", like_a_real_backend)
     cluster = _cluster(num_workers=3)
     recorder = _SaveRecorder(cluster)
     hook = CheckpointHook(recorder.save, SystemClock(), every_steps=10)

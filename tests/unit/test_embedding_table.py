@@ -56,6 +56,26 @@ def test_index_finds_every_inserted_key_and_nothing_else(
     assert np.array_equal(index.row_keys(), keys)
 
 
+def _keys_homed_at_slot_zero(count: int, bits: int) -> np.ndarray:
+    """Keys whose Fibonacci hash puts them all in slot 0 of ``2**bits``."""
+    golden, found, key = 0x9E3779B97F4A7C15, [], 1
+    while len(found) < count:
+        if ((key * golden) % 2**64) >> (64 - bits) == 0:
+            found.append(key)
+        key += 1
+    return np.array(found, dtype=np.int64)
+
+
+def test_index_finds_keys_at_the_end_of_a_probe_chain_longer_than_a_window() -> None:
+    keys = _keys_homed_at_slot_zero(12, bits=5)  # 32 slots hold up to 22 rows
+    index = HashIndex(expected_rows=20)
+    index.insert_new(keys[:11])  # one chain of 11 slots: beyond PROBE_WINDOW
+
+    assert index.find(keys[:11][::-1]).tolist() == list(range(10, -1, -1))
+    assert index.find(keys[11:]).tolist() == [-1]  # absent, same home slot
+    assert index.find(np.concatenate([keys[10:], keys[:1]])).tolist() == [10, -1, 0]
+
+
 def test_index_keeps_rows_when_it_doubles() -> None:
     index = HashIndex()
     keys = np.arange(0, 10_000, dtype=np.int64) * 7919 - 5000

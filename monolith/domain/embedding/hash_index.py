@@ -10,8 +10,9 @@ this my key, and where is its row", and a new slot array is plain zeroed
 memory (``calloc``: no fill pass, pages appear on first touch). A key's home
 slot is a Fibonacci (multiplicative) hash of its 64 bits; collisions probe
 linearly. Every operation is vectorised over a batch: each probing round
-handles only the keys still unresolved, so a batch costs a few passes of
-numpy gathers.
+handles only the keys still unresolved (a lookup probes a window of
+:data:`PROBE_WINDOW` slots per round after the home slot), so a batch costs a
+few passes of numpy gathers.
 
 Growth doubles ``slots`` and re-inserts the ``(key, row)`` pairs when the load
 passes :data:`MAX_LOAD`, which makes inserts and lookups amortised O(1).
@@ -30,6 +31,9 @@ Int64Array = npt.NDArray[np.int64]
 
 MAX_LOAD = 0.7
 """Highest ratio of rows to slots before the slot array doubles."""
+
+PROBE_WINDOW = 8
+"""Slots a lookup probes at once after the home slot (linear probing)."""
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIN_BITS = 4
@@ -172,20 +176,25 @@ class HashIndex:
         pending = np.flatnonzero(occupied & ~hit)
         if pending.size == 0:
             return result
+        # The rest probe PROBE_WINDOW slots per round: the first slot of a
+        # window that holds the key or is empty settles it (found or absent).
         pending_keys = keys[pending]
         pos = pos[pending]
+        steps = np.arange(1, PROBE_WINDOW + 1, dtype=np.int64)
         while pending.size:
-            pos += 1
-            pos &= mask
-            entries = np.take(slots, pos, axis=0)
-            rows = entries[:, 1]
-            occupied = rows > 0
-            hit = (entries[:, 0] == pending_keys) & occupied
-            result[pending[hit]] = rows[hit] - 1
-            more = occupied & ~hit
+            window = np.take(slots, (pos[:, None] + steps) & mask, axis=0)
+            rows = window[:, :, 1]
+            match = (window[:, :, 0] == pending_keys[:, None]) & (rows > 0)
+            stop = match | (rows == 0)
+            first = stop.argmax(axis=1)
+            settled = stop.any(axis=1)
+            at = np.arange(pending.size)
+            found = settled & match[at, first]
+            result[pending[found]] = rows[at[found], first[found]] - 1
+            more = ~settled
             pending = pending[more]
             pending_keys = pending_keys[more]
-            pos = pos[more]
+            pos = pos[more] + PROBE_WINDOW
         return result
 
     def insert_new(self, keys: Int64Array) -> Int64Array:

@@ -76,6 +76,20 @@ def test_index_finds_keys_at_the_end_of_a_probe_chain_longer_than_a_window() -> 
     assert index.find(np.concatenate([keys[10:], keys[:1]])).tolist() == [10, -1, 0]
 
 
+def test_a_large_batch_is_found_by_single_probes_then_windows() -> None:
+    index = HashIndex()
+    keys = np.random.default_rng(4).integers(-(2**62), 2**62, 50_000)
+    keys = np.unique(keys)
+    index.insert_new(keys)
+    probes = np.concatenate([keys[::-1], keys[:100] + 1])
+
+    found = index.find(probes)
+
+    assert np.array_equal(found[: keys.size], np.arange(keys.size)[::-1])
+    expected_absent = ~np.isin(keys[:100] + 1, keys)
+    assert np.array_equal(found[keys.size :] == -1, expected_absent)
+
+
 def test_index_keeps_rows_when_it_doubles() -> None:
     index = HashIndex()
     keys = np.arange(0, 10_000, dtype=np.int64) * 7919 - 5000

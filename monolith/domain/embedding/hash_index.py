@@ -10,9 +10,9 @@ this my key, and where is its row", and a new slot array is plain zeroed
 memory (``calloc``: no fill pass, pages appear on first touch). A key's home
 slot is a Fibonacci (multiplicative) hash of its 64 bits; collisions probe
 linearly. Every operation is vectorised over a batch: each probing round
-handles only the keys still unresolved (a lookup probes a window of
-:data:`PROBE_WINDOW` slots per round after the home slot), so a batch costs a
-few passes of numpy gathers.
+handles only the keys still unresolved (once few are left, a lookup probes a
+window of :data:`PROBE_WINDOW` slots per round), so a batch costs a few
+passes of numpy gathers.
 
 Growth doubles ``slots`` and re-inserts the ``(key, row)`` pairs when the load
 passes :data:`MAX_LOAD`, which makes inserts and lookups amortised O(1).
@@ -33,7 +33,9 @@ MAX_LOAD = 0.7
 """Highest ratio of rows to slots before the slot array doubles."""
 
 PROBE_WINDOW = 8
-"""Slots a lookup probes at once after the home slot (linear probing)."""
+"""Slots a lookup probes at once once few keys are left (linear probing)."""
+WINDOW_BELOW = 256
+"""Unresolved keys below which a lookup switches to probing windows."""
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIN_BITS = 4
@@ -176,10 +178,24 @@ class HashIndex:
         pending = np.flatnonzero(occupied & ~hit)
         if pending.size == 0:
             return result
-        # The rest probe PROBE_WINDOW slots per round: the first slot of a
-        # window that holds the key or is empty settles it (found or absent).
         pending_keys = keys[pending]
         pos = pos[pending]
+        while pending.size > WINDOW_BELOW:
+            # Many keys left: one slot each per round, each op well amortised.
+            pos += 1
+            pos &= mask
+            entries = np.take(slots, pos, axis=0)
+            rows = entries[:, 1]
+            occupied = rows > 0
+            hit = (entries[:, 0] == pending_keys) & occupied
+            result[pending[hit]] = rows[hit] - 1
+            more = occupied & ~hit
+            pending = pending[more]
+            pending_keys = pending_keys[more]
+            pos = pos[more]
+        # Few keys left: PROBE_WINDOW slots per round, so a small batch pays a
+        # round or two of numpy calls instead of one per probe. The first slot
+        # of a window that holds the key or is empty settles it.
         steps = np.arange(1, PROBE_WINDOW + 1, dtype=np.int64)
         while pending.size:
             window = np.take(slots, (pos[:, None] + steps) & mask, axis=0)

@@ -11,7 +11,7 @@ from monolith.adapters.parameters.local import LocalParameterStore
 from monolith.adapters.parameters.npy_files import write_npy
 from monolith.adapters.storage.memory import InMemoryFileSystem
 from monolith.domain.embedding.config import OptimizerConfig, TableConfig
-from monolith.domain.embedding.hash_index import HashIndex, rows_of, slots_from_rows
+from monolith.domain.embedding.hash_index import HashIndex, slots_from_rows
 from monolith.domain.errors import ParameterStoreError
 
 pytestmark = pytest.mark.unit
@@ -19,6 +19,17 @@ pytestmark = pytest.mark.unit
 ROOT = "memory://snap"
 PART = f"{ROOT}/tables/t/part-00000-of-00001"
 CONFIG = TableConfig("t", dim=4, optimizer=OptimizerConfig("sgd"))
+
+
+def rows_of(slots: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The key and the slot of each row: what a format 2 part saved."""
+    occupied = np.flatnonzero(slots[:, 1] > 0)
+    rows = slots[occupied, 1] - 1
+    keys = np.empty(size, dtype=np.int64)
+    keys[rows] = slots[occupied, 0]
+    where = np.empty(size, dtype=np.int64)
+    where[rows] = occupied
+    return keys, where
 
 
 def saved_store(fs: InMemoryFileSystem) -> tuple[LocalParameterStore, np.ndarray]:

@@ -391,7 +391,7 @@ def _slots(
             f"snapshot part {base!r} has an index of {slots.dtype}"
             f"{list(slots.shape)}, expected int64[{count}, 2]"
         )
-    return np.asarray(slots, dtype=np.int64)
+    return slots
 
 
 def save_dense(

@@ -17,9 +17,9 @@ The flow (ARCHITECTURE.md §3, "Training step"):
 With ``overlap_sparse``, step 4's sparse update runs in a helper thread
 beside the dense update, the hooks and the next batch's input, and
 :meth:`WorkerStep.plan_ahead` works out the next batch's unique fids there
-while the current step computes; the next step's lookups wait for the
-update, so every lookup still sees every
-update before it (the result is that of the plain order). The original's
+while the current step computes. The next step's lookups wait for the
+update, so every lookup still sees every update before it (the result is
+that of the plain order). The original's
 ``enable_embedding_postpush`` went further and let the next step look up
 before the update landed (one step of staleness); on the datagen check that
 cost 0.002 AUC, so it is not done here. :meth:`WorkerStep.flush` waits for
@@ -213,7 +213,7 @@ class WorkerStep:
         self._slot_table = {slot.name: slot.table for slot in spec.slots}
         self._pending_lock = threading.Lock()
         self._pending: Future[None] | None = None
-        self._pusher: ThreadPoolExecutor | None = None
+        self._helper_pool: ThreadPoolExecutor | None = None
         self._planned: tuple[Batch, Future[BatchPlan]] | None = None
 
     def plan_ahead(self, batch: Batch) -> None:
@@ -271,9 +271,11 @@ class WorkerStep:
 
     def _helper(self) -> ThreadPoolExecutor:
         """The one helper thread: its tasks run in the order they come."""
-        if self._pusher is None:
-            self._pusher = ThreadPoolExecutor(1, thread_name_prefix="worker-helper")
-        return self._pusher
+        if self._helper_pool is None:
+            self._helper_pool = ThreadPoolExecutor(
+                1, thread_name_prefix="worker-helper"
+            )
+        return self._helper_pool
 
     def flush(self) -> None:
         """Wait for the sparse update in flight, if any (its error re-raised)."""
@@ -288,9 +290,9 @@ class WorkerStep:
         try:
             self.flush()
         finally:
-            if self._pusher is not None:
-                self._pusher.shutdown(wait=True)
-                self._pusher = None
+            if self._helper_pool is not None:
+                self._helper_pool.shutdown(wait=True)
+                self._helper_pool = None
 
     def apply_sparse(
         self, prepared: PreparedBatch, result: StepResult, step: int, timestamp: float

@@ -60,25 +60,11 @@ def row_keys_of(slots: Int64Array, size: int) -> Int64Array:
     return keys
 
 
-def rows_of(slots: Int64Array, size: int) -> tuple[Int64Array, Int64Array]:
-    """The key and the slot of each row ``0..size-1`` of a slot array.
-
-    The inverse of :func:`slots_from_rows` (snapshot format 2 saved the slot
-    of each row).
-    """
-    occupied = np.flatnonzero(slots[:, 1] > 0)
-    rows = slots[occupied, 1] - 1
-    keys = np.empty(size, dtype=np.int64)
-    keys[rows] = slots[occupied, 0]
-    where = np.empty(size, dtype=np.int64)
-    where[rows] = occupied
-    return keys, where
-
-
 def slots_from_rows(
     keys: Int64Array, where: npt.NDArray[np.integer], count: int
 ) -> Int64Array:
-    """The ``[count, 2]`` slot array holding row ``i`` in slot ``where[i]``.
+    """The ``[count, 2]`` slot array holding row ``i`` in slot ``where[i]``
+    (how snapshot format 2 saved an index: the slot of each row).
 
     Raises:
         ValueError: When ``count`` is not a power of two, the arrays differ in

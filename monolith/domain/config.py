@@ -128,7 +128,7 @@ def plan_rewrites(config: RunConfig) -> list[Rewrite]:
                     "embedding_prefetch_capacity",
                     config.embedding_prefetch_capacity,
                     1,
-                    "CPU training prefetches embeddings",
+                    "the original forces it on CPU training",
                 )
             )
         if not config.enable_embedding_postpush:
@@ -137,7 +137,7 @@ def plan_rewrites(config: RunConfig) -> list[Rewrite]:
                     "enable_embedding_postpush",
                     False,
                     True,
-                    "CPU training post-pushes embedding gradients",
+                    "the original forces it on CPU training",
                 )
             )
     if config.enable_parameter_sync and not config.enable_realtime_training:

@@ -200,9 +200,9 @@ def test_each_rewrite_is_logged_once_with_field_and_both_values(
         "config rewritten field=discovery_type from=None to='zk' "
         "reason=unset discovery defaults to zk",
         "config rewritten field=embedding_prefetch_capacity from=0 to=1 "
-        "reason=CPU training prefetches embeddings",
+        "reason=the original forces it on CPU training",
         "config rewritten field=enable_embedding_postpush from=False to=True "
-        "reason=CPU training post-pushes embedding gradients",
+        "reason=the original forces it on CPU training",
         "config rewritten field=enable_realtime_training from=False to=True "
         "reason=enable_parameter_sync implies enable_realtime_training",
     ]

@@ -15,8 +15,9 @@ Model (PERF.md, training rows): DeepFM, 26 sparse slots of one id each, dim 16
   ``tf.nn.embedding_lookup`` and a hand-written sparse Adagrad.
 
 Usage: ``python -m benchmarks.train_throughput [--quick] [--backend
-torch|tf|both] [--profile]``. Prints a table, an optional one-step profile,
-and one ``RESULT`` line per backend (ratio = ours / anchor examples/s).
+torch|tf|both] [--profile] [--tables shared,per-slot] [--overlap-sparse]``.
+Prints a table, an optional one-step profile, and one ``RESULT`` line per
+backend and table layout (ratio = ours / anchor examples/s).
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ def interleaved(
 
 
 def ours_runner(
-    make_backend: Callable[[], ComputeBackend], batches: list[Batch], shared: bool
+    make_backend: Callable[[], ComputeBackend],
+    batches: list[Batch],
+    shared: bool,
+    overlap_sparse: bool = False,
 ) -> tuple[Callable[[int], None], LocalCluster]:
     clock = SystemClock()
     cluster = LocalCluster(
@@ -101,6 +105,7 @@ def ours_runner(
         store_factory=lambda shards: LocalParameterStore(shards),
         backend_factory=make_backend,
         clock=clock,
+        overlap_sparse=overlap_sparse,
     )
     cluster.start()
     hooks = [
@@ -220,7 +225,9 @@ def compare(
     runners = {anchor_name: anchor(args, batches)}
     clusters = []
     for layout in args.tables:
-        run, cluster = ours_runner(make_backend, batches, layout == "shared")
+        run, cluster = ours_runner(
+            make_backend, batches, layout == "shared", args.overlap_sparse
+        )
         runners[OURS[layout]] = run
         clusters.append(cluster)
     times = interleaved(runners, args.rounds, args.steps)
@@ -257,6 +264,12 @@ def main() -> None:
         help="table layouts of ours, comma-separated: shared (one table for "
         "the 26 slots, collisionless with v2 fids) and per-slot",
     )
+    parser.add_argument(
+        "--overlap-sparse",
+        action="store_true",
+        help="run ours with LocalCluster(overlap_sparse=True): sparse updates "
+        "in a helper thread beside the rest of the step",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None)
@@ -268,7 +281,7 @@ def main() -> None:
         parser.error(f"--tables takes shared and/or per-slot, got {unknown}")
     args.vocab = args.vocab or (100_000 if args.quick else 1_000_000)
     args.steps = args.steps or (5 if args.quick else 20)
-    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.rounds = args.rounds or (2 if args.quick else 5)
     batches = make_batches(16)
     print(
         f"train_throughput: DeepFM {SLOTS} slots dim {DIM}, MLP {HIDDEN}, "

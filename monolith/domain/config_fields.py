@@ -183,14 +183,14 @@ class Settings:
     )
     embedding_prefetch_capacity: int = setting(
         0,
-        "Original's lookup-ahead depth; forced >= 1 on CPU (monolith plans one "
+        "Original's lookup-ahead depth; forced >= 1 on CPU (monolith reads one "
         "batch ahead and looks up in order).",
         minimum=0,
     )
     enable_embedding_postpush: bool = setting(
         False,
-        "Original's deferred embedding update; forced on CPU (monolith overlaps "
-        "the update but applies it before the next lookup).",
+        "Original's deferred embedding update; forced on CPU (monolith applies "
+        "each update before the next lookup).",
     )
     enable_gpu_training: bool = setting(False, "Train the dense tower on a GPU.")
     enable_parameter_sync: bool = setting(

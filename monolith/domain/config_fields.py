@@ -179,7 +179,7 @@ class Settings:
     job_name: str = setting("default", "Job name; ZK path /monolith/<job_name>.")
     consul_addr: str = setting("127.0.0.1:8500", "Consul agent HTTP address.")
     file_discovery_dir: str | None = setting(
-        None, "Directory of <name>/<index> address files (discovery_type=file)."
+        None, "Directory of <name>.<index> address files (discovery_type=file)."
     )
     embedding_prefetch_capacity: int = setting(
         0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import tempfile
@@ -29,18 +30,27 @@ class FileDiscovery(ClosingDiscovery):
     atomically (temp file in the same directory, fsync, rename), so a reader
     sees the old address or the new one, never a partial write.
 
+    Registrations are ephemeral, like ZooKeeper's nodes: the registering
+    process holds an exclusive ``flock`` on its file for as long as the
+    registration stands, and the kernel drops that lock when the process
+    ends, SIGKILL included. :meth:`query` skips files nobody holds, so a
+    killed task disappears at once; its file stays until the task registers
+    again.
+
     Config keys: ``discovery_dir`` (the directory; created if missing).
 
     Warning:
-        Nothing is ephemeral: a process killed with SIGKILL leaves its files
-        behind until someone re-registers or removes them. The directory must
-        be on a local file system (rename is not atomic on every network one).
+        The directory must be on a local file system (rename is not atomic,
+        and ``flock`` not shared, on every network one). A child made by a
+        bare ``fork`` (no exec) inherits the lock and keeps the registration
+        alive until it exits too.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self._dir = Path(directory)
         self._lock = threading.Lock()
         self._own: dict[tuple[str, int], str] = {}
+        self._held: dict[tuple[str, int], int] = {}  # locked fd per registration
         self._closed = False
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +64,7 @@ class FileDiscovery(ClosingDiscovery):
         path = self._dir / node_name(name, index)
         with self._lock:
             self._check_open()
-            self._publish(path, addr)
+            self._publish((name, index), path, addr)
             self._own[(name, index)] = addr
         logger.debug("registered name=%s index=%d addr=%s", name, index, addr)
 
@@ -73,9 +83,11 @@ class FileDiscovery(ClosingDiscovery):
                 parsed = parse_node_name(entry)
                 if parsed is None or parsed[0] != name:
                     continue
-                addr = self._read(self._dir / entry)
-                if addr:
+                addr, live = self._read_held(self._dir / entry)
+                if addr and live:
                     found[parsed[1]] = addr
+                elif addr:
+                    logger.debug("stale registration skipped file=%s", entry)
             return found
 
     def close(self) -> None:
@@ -94,21 +106,32 @@ class FileDiscovery(ClosingDiscovery):
                     )
             self._closed = True
 
-    def _publish(self, path: Path, addr: str) -> None:
+    def _publish(self, key: tuple[str, int], path: Path, addr: str) -> None:
         tmp_name = ""
+        fd = -1
         try:
             fd, tmp_name = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(addr.encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
+            os.write(fd, addr.encode("utf-8"))
+            os.fsync(fd)
+            # A fresh inode nobody else has open: the lock cannot block. It
+            # moves with the inode when the rename publishes it.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.replace(tmp_name, path)
         except OSError as exc:
+            if fd >= 0:
+                os.close(fd)
             if tmp_name:
                 Path(tmp_name).unlink(missing_ok=True)
             raise DiscoveryError(
                 f"cannot write registration {str(path)!r}: {exc}"
             ) from exc
+        self._release(key)
+        self._held[key] = fd
+
+    def _release(self, key: tuple[str, int]) -> None:
+        fd = self._held.pop(key, None)
+        if fd is not None:
+            os.close(fd)
 
     def _withdraw(self, name: str, index: int, addr: str) -> None:
         path = self._dir / node_name(name, index)
@@ -121,6 +144,7 @@ class FileDiscovery(ClosingDiscovery):
                 ) from exc
         if self._own.get((name, index)) == addr:
             del self._own[(name, index)]
+            self._release((name, index))
 
     def _list(self) -> list[str]:
         try:
@@ -139,6 +163,32 @@ class FileDiscovery(ClosingDiscovery):
             raise DiscoveryError(
                 f"cannot read registration {str(path)!r}: {exc}"
             ) from exc
+
+    def _read_held(self, path: Path) -> tuple[str | None, bool]:
+        """The address in ``path`` and whether a live process holds it."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None, False
+        except OSError as exc:
+            raise DiscoveryError(
+                f"cannot read registration {str(path)!r}: {exc}"
+            ) from exc
+        try:
+            data = os.read(fd, 4096)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                live = True
+            else:
+                live = False  # nobody holds it; closing drops our lock
+            return data.decode("utf-8").strip() or None, live
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DiscoveryError(
+                f"cannot read registration {str(path)!r}: {exc}"
+            ) from exc
+        finally:
+            os.close(fd)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -42,6 +42,12 @@ def sync_ranks(
                     f"contradicts the launcher's {name}={value} "
                     f"(from {env.sources[name]}); drop the flag or fix the launch"
                 )
+        logger.info(
+            "sync rank from launcher rank=%d size=%d source=%s",
+            env.rank,
+            env.size,
+            env.sources["rank"],
+        )
         return env.rank, env.size
     if index is None or num_workers is None:
         raise UsageError(

@@ -14,7 +14,11 @@ from monolith.domain.embedding.config import (
 )
 from monolith.domain.embedding.hash_index import HashIndex
 from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
-from monolith.domain.embedding.row_ops import has_duplicates, strictly_increasing
+from monolith.domain.embedding.row_ops import (
+    as_block,
+    has_duplicates,
+    strictly_increasing,
+)
 from monolith.domain.embedding.table import EmbeddingTable
 from monolith.domain.errors import UsageError
 
@@ -120,6 +124,18 @@ def test_sgd_with_duplicate_ids_sums_gradients_before_the_update() -> None:
     np.testing.assert_allclose(got[0], [0.3] * 10, rtol=1e-6)
     np.testing.assert_allclose(got[1], [0.2] * 10, rtol=1e-6)
     assert not got[2].any()
+    assert len(table) == 2  # each new fid inserted once
+
+
+def test_new_fids_in_any_order_get_one_row_each_and_their_own_values() -> None:
+    table = sgd_table(dim=2)
+    fids = np.array([90, 3, 41, 7], dtype=np.int64)  # distinct, unsorted
+
+    table.apply_gradients(fids, -np.arange(8, dtype=np.float32).reshape(4, 2), 1, 0)
+
+    assert len(table) == 4
+    got = table.lookup(np.array([7, 41, 3, 90]))
+    np.testing.assert_allclose(got, 0.1 * np.array([[6, 7], [4, 5], [2, 3], [0, 1]]))
 
 
 def test_occurrence_threshold_admits_a_fid_on_its_fourth_sighting() -> None:
@@ -327,3 +343,36 @@ def test_filter_merge_keeps_the_larger_count() -> None:
     first.merge(second.packed)
 
     assert first.counts(np.array([1, 2, 3, 4])).tolist() == [3, 4, 1, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 50), max_size=30))
+def test_rows_form_a_block_exactly_when_they_count_up_by_one(values: list[int]) -> None:
+    rows = np.array(values, dtype=np.int64)
+
+    block = as_block(rows)
+
+    consecutive = bool(values) and values == list(
+        range(values[0], values[0] + len(values))
+    )
+    assert (block is not None) == consecutive
+    if block is not None:
+        assert np.arange(block.start, block.stop).tolist() == values
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adagrad", "adam", "ftrl"])
+def test_an_update_gives_the_same_rows_whatever_the_order_of_its_fids(
+    kind: str,
+) -> None:
+    config = TableConfig("t", dim=3, optimizer=OptimizerConfig(kind, 0.05))
+    fids = np.arange(100, 120, dtype=np.int64)
+    grads = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    in_order, shuffled = EmbeddingTable(config), EmbeddingTable(config)
+    for table in (in_order, shuffled):
+        table.apply_gradients(fids, grads, 1, 0)  # rows 0..19 in fid order
+    perm = np.random.default_rng(1).permutation(20)
+
+    in_order.apply_gradients(fids, 2 * grads, 2, 0)  # consecutive rows
+    shuffled.apply_gradients(fids[perm], 2 * grads[perm], 2, 0)  # gathered rows
+
+    assert np.array_equal(in_order.lookup(fids), shuffled.lookup(fids))

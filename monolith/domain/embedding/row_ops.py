@@ -77,6 +77,17 @@ def strictly_increasing(values: Int64Array) -> bool:
     return values.shape[0] < 2 or bool(np.all(values[1:] > values[:-1]))
 
 
+def as_block(rows: Int64Array) -> slice | None:
+    """``rows`` as the slice it spells when it is ``first, first + 1, ...``
+    (the new rows of a growing table), else None; O(1) when it is not."""
+    count = rows.shape[0]
+    if count == 0 or int(rows[-1]) - int(rows[0]) + 1 != count:
+        return None
+    if count > 1 and not strictly_increasing(rows):
+        return None
+    return slice(int(rows[0]), int(rows[0]) + count)
+
+
 def sum_by_row(
     rows: Int64Array, grads: Float32Array
 ) -> tuple[Int64Array, Float32Array]:

@@ -25,6 +25,7 @@ from monolith.domain.embedding.initializers import initial_rows
 from monolith.domain.embedding.occurrence_filter import OccurrenceFilter
 from monolith.domain.embedding.optimizers import make_optimizer
 from monolith.domain.embedding.row_ops import (
+    as_block,
     gather_rows,
     has_duplicates,
     scatter_rows,
@@ -166,6 +167,14 @@ class EmbeddingTable:
         rows, keys, values = self._admit(keys, values)
         if rows.shape[0] == 0:
             return
+        block = as_block(rows)
+        if block is not None:
+            # Consecutive rows in order (a growing table's new rows): distinct,
+            # and the optimizer updates the table's own memory in place.
+            self.optimizer.update(self._values[block], self._state[block], values, step)
+            self._stamps[block] = _as_stamp(timestamp)
+            self._versions[block] = np.uint32(version)
+            return
         if strictly_increasing(keys):
             # Distinct keys have distinct rows (np.unique output, the common
             # case): nothing to sum, no duplicate check needed.
@@ -242,7 +251,9 @@ class EmbeddingTable:
         ``distinct`` says the caller knows ``keys`` has no duplicates;
         ``initialise=False`` leaves the new rows for the caller to fill.
         """
-        if distinct:
+        if distinct or not has_duplicates(keys):
+            # The O(n) check spares the sort of np.unique: new fids mostly
+            # arrive distinct (a batch's unique fids, a growing table).
             new_keys, inverse = keys, np.arange(keys.shape[0])
         else:
             new_keys, inverse = np.unique(keys, return_inverse=True)

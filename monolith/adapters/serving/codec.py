@@ -8,7 +8,10 @@ must divide by its width); request semantics are checked by
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from monolith.domain.batch import RaggedFids
 from monolith.domain.errors import UsageError
@@ -34,15 +37,30 @@ def request_to_proto(request: PredictRequest) -> pb.PredictRequest:
 
 
 def request_from_proto(message: pb.PredictRequest) -> PredictRequest:
-    slots = {}
-    for name, slot in message.slots.items():
-        values, splits = slot.values, slot.row_splits
-        slots[name] = RaggedFids(
-            np.fromiter(values, dtype=np.int64, count=len(values)),
-            np.fromiter(splits, dtype=np.int64, count=len(splits)),
+    slots = {
+        name: RaggedFids(
+            _numbers(slot.values, np.int64), _numbers(slot.row_splits, np.int64)
         )
-    dense = np.fromiter(message.dense, dtype=np.float32, count=len(message.dense))
+        for name, slot in message.slots.items()
+    }
+    dense = _numbers(message.dense, np.float32)
     return PredictRequest(slots=slots, dense=dense, batch_size=int(message.batch_size))
+
+
+_SHORT = 16
+"""Repeated fields shorter than this convert faster element by element."""
+
+
+def _numbers(field: Any, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """A repeated numeric field as an array.
+
+    ``np.array`` reads upb's container in C at a fixed cost of about 2 us;
+    ``np.fromiter`` makes a Python number of each element (about 0.15 us
+    each), so it wins only on short fields: batch-1 requests.
+    """
+    if len(field) < _SHORT:
+        return np.fromiter(field, dtype=dtype, count=len(field))
+    return np.array(field, dtype=dtype)
 
 
 def result_to_proto(result: PredictResult) -> pb.PredictResponse:

@@ -95,6 +95,23 @@ class CountingStore:
         self.bytes += fids.nbytes + grads.nbytes
         self.inner.apply_gradients(table, fids, grads, step, timestamp)
 
+    def lookup_many(
+        self, fids_by_table: Mapping[str, Int64Array]
+    ) -> dict[str, Float32Array]:
+        found = self.inner.lookup_many(fids_by_table)
+        self.bytes += sum(f.nbytes for f in fids_by_table.values())
+        self.bytes += sum(rows.nbytes for rows in found.values())
+        return found
+
+    def apply_gradients_many(
+        self,
+        updates: Mapping[str, tuple[Int64Array, Float32Array]],
+        step: int,
+        timestamp: float,
+    ) -> None:
+        self.bytes += sum(f.nbytes + g.nbytes for f, g in updates.values())
+        self.inner.apply_gradients_many(updates, step, timestamp)
+
     def init_dense(
         self, params: Mapping[str, Float32Array], optimizer: DenseOptimizerSpec
     ) -> None:

@@ -98,6 +98,13 @@ class FakeStore:
             )
             row -= lr * grad
 
+    def lookup_many(self, fids_by_table: Mapping[str, np.ndarray]) -> dict:
+        return {table: self.lookup(table, f) for table, f in fids_by_table.items()}
+
+    def apply_gradients_many(self, updates: Mapping, step, timestamp) -> None:
+        for table, (fids, grads) in updates.items():
+            self.apply_gradients(table, fids, grads, step, timestamp)
+
     def init_dense(self, params: Mapping[str, np.ndarray], optimizer) -> None:
         if self.dense is None:
             self.dense = {k: np.array(v) for k, v in params.items()}

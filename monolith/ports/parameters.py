@@ -122,6 +122,38 @@ class ParameterStore(Protocol):
         """
         ...
 
+    def lookup_many(
+        self, fids_by_table: Mapping[str, Int64Array]
+    ) -> dict[str, Float32Array]:
+        """:meth:`lookup` of several tables in one call.
+
+        A training step looks up every table it reads this way: a remote
+        store makes one round trip per shard instead of one per table and
+        shard. Each result is what :meth:`lookup` would return.
+
+        Raises:
+            ParameterStoreError: A table does not exist (nothing is read).
+        """
+        ...
+
+    def apply_gradients_many(
+        self,
+        updates: Mapping[str, tuple[Int64Array, Float32Array]],
+        step: int,
+        timestamp: float,
+    ) -> None:
+        """:meth:`apply_gradients` of several tables, ``{table: (fids, grads)}``.
+
+        Every table and shape is checked before any table changes; each table
+        is then updated as :meth:`apply_gradients` would (one round trip per
+        shard on a remote store).
+
+        Raises:
+            UsageError: Some ``grads`` is not ``[len(fids), width]``.
+            ParameterStoreError: A table does not exist.
+        """
+        ...
+
     def init_dense(
         self, params: Mapping[str, Float32Array], optimizer: DenseOptimizerSpec
     ) -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%monolith/proto/parameter_server.proto\x12\x0bmonolith.ps\"\x07\n\x05\x45mpty\"3\n\x05\x41rray\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\r\n\x05\x64type\x18\x03 \x01(\t\"*\n\x13\x43reateTablesRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x03(\t\"4\n\tTableInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x0b\n\x03\x64im\x18\x03 \x01(\x05\"<\n\x12ListTablesResponse\x12&\n\x06tables\x18\x01 \x03(\x0b\x32\x16.monolith.ps.TableInfo\",\n\rLookupRequest\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0c\n\x04\x66ids\x18\x02 \x01(\x0c\"-\n\x0eLookupResponse\x12\x0c\n\x04rows\x18\x01 \x01(\x0c\x12\r\n\x05width\x18\x02 \x01(\x05\"\x87\x01\n\x15\x41pplyGradientsRequest\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0c\n\x04\x66ids\x18\x02 \x01(\x0c\x12\r\n\x05grads\x18\x03 \x01(\x0c\x12\x0c\n\x04step\x18\x04 \x01(\x03\x12\x11\n\ttimestamp\x18\x05 \x01(\x01\x12\r\n\x05width\x18\x06 \x01(\x05\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"\x9a\x01\n\x0b\x44\x65nseArrays\x12\x34\n\x06\x61rrays\x18\x01 \x03(\x0b\x32$.monolith.ps.DenseArrays.ArraysEntry\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x1a\x41\n\x0b\x41rraysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.monolith.ps.Array:\x02\x38\x01\"y\n\x10InitDenseRequest\x12(\n\x06params\x18\x01 \x01(\x0b\x32\x18.monolith.ps.DenseArrays\x12\x11\n\toptimizer\x18\x02 \x01(\t\x12\x15\n\rlearning_rate\x18\x03 \x01(\x01\x12\x11\n\tclip_norm\x18\x04 \x01(\x01\"A\n\x0fSnapshotRequest\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\x05\x12\r\n\x05parts\x18\x03 \x01(\x05\"!\n\x10SnapshotResponse\x12\r\n\x05\x66iles\x18\x01 \x03(\t\"@\n\x0eRestoreRequest\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\x05\x12\r\n\x05parts\x18\x03 \x01(\x05\"5\n\x13TouchedSinceRequest\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\"R\n\x14TouchedSinceResponse\x12\x0c\n\x04\x66ids\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\x0c\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0f\n\x07version\x18\x04 \x01(\x04\"(\n\x0fShutdownRequest\x12\x15\n\rgrace_seconds\x18\x01 \x01(\x01\x32\xfe\x05\n\x0fParameterServer\x12\x44\n\x0c\x43reateTables\x12 .monolith.ps.CreateTablesRequest\x1a\x12.monolith.ps.Empty\x12\x41\n\nListTables\x12\x12.monolith.ps.Empty\x1a\x1f.monolith.ps.ListTablesResponse\x12\x41\n\x06Lookup\x12\x1a.monolith.ps.LookupRequest\x1a\x1b.monolith.ps.LookupResponse\x12H\n\x0e\x41pplyGradients\x12\".monolith.ps.ApplyGradientsRequest\x1a\x12.monolith.ps.Empty\x12>\n\tInitDense\x12\x1d.monolith.ps.InitDenseRequest\x1a\x12.monolith.ps.Empty\x12\x39\n\tPullDense\x12\x12.monolith.ps.Empty\x1a\x18.monolith.ps.DenseArrays\x12\x42\n\x12PushDenseGradients\x12\x18.monolith.ps.DenseArrays\x1a\x12.monolith.ps.Empty\x12G\n\x08Snapshot\x12\x1c.monolith.ps.SnapshotRequest\x1a\x1d.monolith.ps.SnapshotResponse\x12:\n\x07Restore\x12\x1b.monolith.ps.RestoreRequest\x1a\x12.monolith.ps.Empty\x12S\n\x0cTouchedSince\x12 .monolith.ps.TouchedSinceRequest\x1a!.monolith.ps.TouchedSinceResponse\x12<\n\x08Shutdown\x12\x1c.monolith.ps.ShutdownRequest\x1a\x12.monolith.ps.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%monolith/proto/parameter_server.proto\x12\x0bmonolith.ps\"\x07\n\x05\x45mpty\"3\n\x05\x41rray\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\r\n\x05\x64type\x18\x03 \x01(\t\"*\n\x13\x43reateTablesRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x03(\t\"4\n\tTableInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x0b\n\x03\x64im\x18\x03 \x01(\x05\"<\n\x12ListTablesResponse\x12&\n\x06tables\x18\x01 \x03(\x0b\x32\x16.monolith.ps.TableInfo\",\n\rLookupRequest\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0c\n\x04\x66ids\x18\x02 \x01(\x0c\"-\n\x0eLookupResponse\x12\x0c\n\x04rows\x18\x01 \x01(\x0c\x12\r\n\x05width\x18\x02 \x01(\x05\"\x87\x01\n\x15\x41pplyGradientsRequest\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0c\n\x04\x66ids\x18\x02 \x01(\x0c\x12\r\n\x05grads\x18\x03 \x01(\x0c\x12\x0c\n\x04step\x18\x04 \x01(\x03\x12\x11\n\ttimestamp\x18\x05 \x01(\x01\x12\r\n\x05width\x18\x06 \x01(\x05\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"@\n\x11LookupManyRequest\x12+\n\x07lookups\x18\x01 \x03(\x0b\x32\x1a.monolith.ps.LookupRequest\"B\n\x12LookupManyResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.monolith.ps.LookupResponse\"\x85\x01\n\x19\x41pplyGradientsManyRequest\x12\x33\n\x07updates\x18\x01 \x03(\x0b\x32\".monolith.ps.ApplyGradientsRequest\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x11\n\ttimestamp\x18\x03 \x01(\x01\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x9a\x01\n\x0b\x44\x65nseArrays\x12\x34\n\x06\x61rrays\x18\x01 \x03(\x0b\x32$.monolith.ps.DenseArrays.ArraysEntry\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x1a\x41\n\x0b\x41rraysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12!\n\x05value\x18\x02 \x01(\x0b\x32\x12.monolith.ps.Array:\x02\x38\x01\"y\n\x10InitDenseRequest\x12(\n\x06params\x18\x01 \x01(\x0b\x32\x18.monolith.ps.DenseArrays\x12\x11\n\toptimizer\x18\x02 \x01(\t\x12\x15\n\rlearning_rate\x18\x03 \x01(\x01\x12\x11\n\tclip_norm\x18\x04 \x01(\x01\"A\n\x0fSnapshotRequest\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\x05\x12\r\n\x05parts\x18\x03 \x01(\x05\"!\n\x10SnapshotResponse\x12\r\n\x05\x66iles\x18\x01 \x03(\t\"@\n\x0eRestoreRequest\x12\x11\n\tdirectory\x18\x01 \x01(\t\x12\x0c\n\x04part\x18\x02 \x01(\x05\x12\r\n\x05parts\x18\x03 \x01(\x05\"5\n\x13TouchedSinceRequest\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x04\"R\n\x14TouchedSinceResponse\x12\x0c\n\x04\x66ids\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\x0c\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0f\n\x07version\x18\x04 \x01(\x04\"(\n\x0fShutdownRequest\x12\x15\n\rgrace_seconds\x18\x01 \x01(\x01\x32\x9f\x07\n\x0fParameterServer\x12\x44\n\x0c\x43reateTables\x12 .monolith.ps.CreateTablesRequest\x1a\x12.monolith.ps.Empty\x12\x41\n\nListTables\x12\x12.monolith.ps.Empty\x1a\x1f.monolith.ps.ListTablesResponse\x12\x41\n\x06Lookup\x12\x1a.monolith.ps.LookupRequest\x1a\x1b.monolith.ps.LookupResponse\x12H\n\x0e\x41pplyGradients\x12\".monolith.ps.ApplyGradientsRequest\x1a\x12.monolith.ps.Empty\x12M\n\nLookupMany\x12\x1e.monolith.ps.LookupManyRequest\x1a\x1f.monolith.ps.LookupManyResponse\x12P\n\x12\x41pplyGradientsMany\x12&.monolith.ps.ApplyGradientsManyRequest\x1a\x12.monolith.ps.Empty\x12>\n\tInitDense\x12\x1d.monolith.ps.InitDenseRequest\x1a\x12.monolith.ps.Empty\x12\x39\n\tPullDense\x12\x12.monolith.ps.Empty\x1a\x18.monolith.ps.DenseArrays\x12\x42\n\x12PushDenseGradients\x12\x18.monolith.ps.DenseArrays\x1a\x12.monolith.ps.Empty\x12G\n\x08Snapshot\x12\x1c.monolith.ps.SnapshotRequest\x1a\x1d.monolith.ps.SnapshotResponse\x12:\n\x07Restore\x12\x1b.monolith.ps.RestoreRequest\x1a\x12.monolith.ps.Empty\x12S\n\x0cTouchedSince\x12 .monolith.ps.TouchedSinceRequest\x1a!.monolith.ps.TouchedSinceResponse\x12<\n\x08Shutdown\x12\x1c.monolith.ps.ShutdownRequest\x1a\x12.monolith.ps.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,24 +49,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOOKUPRESPONSE']._serialized_end=367
   _globals['_APPLYGRADIENTSREQUEST']._serialized_start=370
   _globals['_APPLYGRADIENTSREQUEST']._serialized_end=505
-  _globals['_DENSEARRAYS']._serialized_start=508
-  _globals['_DENSEARRAYS']._serialized_end=662
-  _globals['_DENSEARRAYS_ARRAYSENTRY']._serialized_start=597
-  _globals['_DENSEARRAYS_ARRAYSENTRY']._serialized_end=662
-  _globals['_INITDENSEREQUEST']._serialized_start=664
-  _globals['_INITDENSEREQUEST']._serialized_end=785
-  _globals['_SNAPSHOTREQUEST']._serialized_start=787
-  _globals['_SNAPSHOTREQUEST']._serialized_end=852
-  _globals['_SNAPSHOTRESPONSE']._serialized_start=854
-  _globals['_SNAPSHOTRESPONSE']._serialized_end=887
-  _globals['_RESTOREREQUEST']._serialized_start=889
-  _globals['_RESTOREREQUEST']._serialized_end=953
-  _globals['_TOUCHEDSINCEREQUEST']._serialized_start=955
-  _globals['_TOUCHEDSINCEREQUEST']._serialized_end=1008
-  _globals['_TOUCHEDSINCERESPONSE']._serialized_start=1010
-  _globals['_TOUCHEDSINCERESPONSE']._serialized_end=1092
-  _globals['_SHUTDOWNREQUEST']._serialized_start=1094
-  _globals['_SHUTDOWNREQUEST']._serialized_end=1134
-  _globals['_PARAMETERSERVER']._serialized_start=1137
-  _globals['_PARAMETERSERVER']._serialized_end=1903
+  _globals['_LOOKUPMANYREQUEST']._serialized_start=507
+  _globals['_LOOKUPMANYREQUEST']._serialized_end=571
+  _globals['_LOOKUPMANYRESPONSE']._serialized_start=573
+  _globals['_LOOKUPMANYRESPONSE']._serialized_end=639
+  _globals['_APPLYGRADIENTSMANYREQUEST']._serialized_start=642
+  _globals['_APPLYGRADIENTSMANYREQUEST']._serialized_end=775
+  _globals['_DENSEARRAYS']._serialized_start=778
+  _globals['_DENSEARRAYS']._serialized_end=932
+  _globals['_DENSEARRAYS_ARRAYSENTRY']._serialized_start=867
+  _globals['_DENSEARRAYS_ARRAYSENTRY']._serialized_end=932
+  _globals['_INITDENSEREQUEST']._serialized_start=934
+  _globals['_INITDENSEREQUEST']._serialized_end=1055
+  _globals['_SNAPSHOTREQUEST']._serialized_start=1057
+  _globals['_SNAPSHOTREQUEST']._serialized_end=1122
+  _globals['_SNAPSHOTRESPONSE']._serialized_start=1124
+  _globals['_SNAPSHOTRESPONSE']._serialized_end=1157
+  _globals['_RESTOREREQUEST']._serialized_start=1159
+  _globals['_RESTOREREQUEST']._serialized_end=1223
+  _globals['_TOUCHEDSINCEREQUEST']._serialized_start=1225
+  _globals['_TOUCHEDSINCEREQUEST']._serialized_end=1278
+  _globals['_TOUCHEDSINCERESPONSE']._serialized_start=1280
+  _globals['_TOUCHEDSINCERESPONSE']._serialized_end=1362
+  _globals['_SHUTDOWNREQUEST']._serialized_start=1364
+  _globals['_SHUTDOWNREQUEST']._serialized_end=1404
+  _globals['_PARAMETERSERVER']._serialized_start=1407
+  _globals['_PARAMETERSERVER']._serialized_end=2334
 # @@protoc_insertion_point(module_scope)

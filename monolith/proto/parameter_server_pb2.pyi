@@ -76,6 +76,30 @@ class ApplyGradientsRequest(_message.Message):
     request_id: str
     def __init__(self, table: _Optional[str] = ..., fids: _Optional[bytes] = ..., grads: _Optional[bytes] = ..., step: _Optional[int] = ..., timestamp: _Optional[float] = ..., width: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
+class LookupManyRequest(_message.Message):
+    __slots__ = ("lookups",)
+    LOOKUPS_FIELD_NUMBER: _ClassVar[int]
+    lookups: _containers.RepeatedCompositeFieldContainer[LookupRequest]
+    def __init__(self, lookups: _Optional[_Iterable[_Union[LookupRequest, _Mapping]]] = ...) -> None: ...
+
+class LookupManyResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[LookupResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[LookupResponse, _Mapping]]] = ...) -> None: ...
+
+class ApplyGradientsManyRequest(_message.Message):
+    __slots__ = ("updates", "step", "timestamp", "request_id")
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    updates: _containers.RepeatedCompositeFieldContainer[ApplyGradientsRequest]
+    step: int
+    timestamp: float
+    request_id: str
+    def __init__(self, updates: _Optional[_Iterable[_Union[ApplyGradientsRequest, _Mapping]]] = ..., step: _Optional[int] = ..., timestamp: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
+
 class DenseArrays(_message.Message):
     __slots__ = ("arrays", "request_id")
     class ArraysEntry(_message.Message):

@@ -54,6 +54,16 @@ class ParameterServerStub:
                 request_serializer=monolith_dot_proto_dot_parameter__server__pb2.ApplyGradientsRequest.SerializeToString,
                 response_deserializer=monolith_dot_proto_dot_parameter__server__pb2.Empty.FromString,
                 _registered_method=True)
+        self.LookupMany = channel.unary_unary(
+                '/monolith.ps.ParameterServer/LookupMany',
+                request_serializer=monolith_dot_proto_dot_parameter__server__pb2.LookupManyRequest.SerializeToString,
+                response_deserializer=monolith_dot_proto_dot_parameter__server__pb2.LookupManyResponse.FromString,
+                _registered_method=True)
+        self.ApplyGradientsMany = channel.unary_unary(
+                '/monolith.ps.ParameterServer/ApplyGradientsMany',
+                request_serializer=monolith_dot_proto_dot_parameter__server__pb2.ApplyGradientsManyRequest.SerializeToString,
+                response_deserializer=monolith_dot_proto_dot_parameter__server__pb2.Empty.FromString,
+                _registered_method=True)
         self.InitDense = channel.unary_unary(
                 '/monolith.ps.ParameterServer/InitDense',
                 request_serializer=monolith_dot_proto_dot_parameter__server__pb2.InitDenseRequest.SerializeToString,
@@ -114,6 +124,19 @@ class ParameterServerServicer:
 
     def ApplyGradients(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LookupMany(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyGradientsMany(self, request, context):
+        """Checks every table and shape before it changes any.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -182,6 +205,16 @@ def add_ParameterServerServicer_to_server(servicer, server):
             'ApplyGradients': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyGradients,
                     request_deserializer=monolith_dot_proto_dot_parameter__server__pb2.ApplyGradientsRequest.FromString,
+                    response_serializer=monolith_dot_proto_dot_parameter__server__pb2.Empty.SerializeToString,
+            ),
+            'LookupMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupMany,
+                    request_deserializer=monolith_dot_proto_dot_parameter__server__pb2.LookupManyRequest.FromString,
+                    response_serializer=monolith_dot_proto_dot_parameter__server__pb2.LookupManyResponse.SerializeToString,
+            ),
+            'ApplyGradientsMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyGradientsMany,
+                    request_deserializer=monolith_dot_proto_dot_parameter__server__pb2.ApplyGradientsManyRequest.FromString,
                     response_serializer=monolith_dot_proto_dot_parameter__server__pb2.Empty.SerializeToString,
             ),
             'InitDense': grpc.unary_unary_rpc_method_handler(
@@ -327,6 +360,60 @@ class ParameterServer:
             target,
             '/monolith.ps.ParameterServer/ApplyGradients',
             monolith_dot_proto_dot_parameter__server__pb2.ApplyGradientsRequest.SerializeToString,
+            monolith_dot_proto_dot_parameter__server__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/monolith.ps.ParameterServer/LookupMany',
+            monolith_dot_proto_dot_parameter__server__pb2.LookupManyRequest.SerializeToString,
+            monolith_dot_proto_dot_parameter__server__pb2.LookupManyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyGradientsMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/monolith.ps.ParameterServer/ApplyGradientsMany',
+            monolith_dot_proto_dot_parameter__server__pb2.ApplyGradientsManyRequest.SerializeToString,
             monolith_dot_proto_dot_parameter__server__pb2.Empty.FromString,
             options,
             channel_credentials,

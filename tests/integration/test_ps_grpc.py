@@ -154,7 +154,9 @@ def test_an_update_retried_after_its_reply_was_lost_is_applied_once(
         optimizer=OptimizerConfig("sgd", 1.0),
         initializer=InitializerConfig("zeros"),
     )
-    lossy = _LoseFirstReply(("ApplyGradients", "PushDenseGradients"))
+    lossy = _LoseFirstReply(
+        ("ApplyGradients", "ApplyGradientsMany", "PushDenseGradients")
+    )
     servers.append(start_ps_server(LocalParameterStore(1), interceptors=[lossy]))
     store = GrpcParameterStore([servers[0].address], deadline=10.0)
     store.create_tables([config])
@@ -162,11 +164,12 @@ def test_an_update_retried_after_its_reply_was_lost_is_applied_once(
     fids = np.array([3], dtype=np.int64)
 
     store.apply_gradients("t", fids, np.ones((1, 2), np.float32), 1, 0.0)
+    store.apply_gradients_many({"t": (fids, np.ones((1, 2), np.float32))}, 1, 0.0)
     store.push_dense_gradients({"w": np.ones(2, np.float32)})
 
-    assert lossy.lost == ["ApplyGradients", "PushDenseGradients"]
-    assert store.lookup("t", fids).tolist() == [[-1.0, -1.0]]  # one SGD step
+    assert lossy.lost == ["ApplyGradients", "ApplyGradientsMany", "PushDenseGradients"]
+    assert store.lookup("t", fids).tolist() == [[-2.0, -2.0]]  # one SGD step each
     assert store.pull_dense()["w"].tolist() == [-1.0, -1.0]
     store.apply_gradients("t", fids, np.ones((1, 2), np.float32), 2, 0.0)
-    assert store.lookup("t", fids).tolist() == [[-2.0, -2.0]]  # a new call applies
+    assert store.lookup("t", fids).tolist() == [[-3.0, -3.0]]  # a new call applies
     store.close()

@@ -20,7 +20,12 @@ from monolith.app.distributed.sync_loop import AllReducedBackend, run_sync
 from monolith.app.training.hooks import CheckpointHook
 from monolith.app.training.step import WorkerStep
 from monolith.domain.coordination import Coordination, CoordView
-from monolith.domain.errors import RestoreSyncError
+from monolith.domain.errors import (
+    BarrierError,
+    CoordinatorUnavailableError,
+    DiscoveryTimeoutError,
+    RestoreSyncError,
+)
 from tests.training_fakes import FakeBackend, FakeStore, planted_batches, tiny_spec
 
 pytestmark = pytest.mark.unit
@@ -164,6 +169,48 @@ def test_a_worker_gives_up_waiting_for_a_chief_that_never_restores() -> None:
 
     with pytest.raises(RestoreSyncError, match=r"worker 1 waited 3\.0s"):
         wait_for_restore(hub, 1, timeout=3.0, clock=ManualClock())
+
+
+class LostChief(Hub):
+    """A chief that dies after ``alive`` claims; its client then only fails."""
+
+    def __init__(self, alive: int) -> None:
+        super().__init__(2, max_steps=None)
+        self.alive = alive
+        self.closed = False
+
+    def claim(self, index: int) -> CoordView:
+        if self.alive == 0:
+            raise CoordinatorUnavailableError("chief.0 at 127.0.0.1:1 is unavailable")
+        self.alive -= 1
+        return super().claim(index)
+
+    def leave(self, index: int) -> CoordView:
+        if self.closed:
+            raise BarrierError("coordinator client is closed")
+        return super().leave(index)
+
+
+def test_a_worker_that_finds_no_new_chief_fails_with_the_reason_it_found_none() -> None:
+    chief = LostChief(alive=3)
+
+    def rejoin() -> Hub:
+        chief.closed = True  # the old client is closed before looking again
+        raise DiscoveryTimeoutError("no chief.0 registered within 60.0s")
+
+    with pytest.raises(DiscoveryTimeoutError, match="no chief.0 registered"):
+        run_async_worker(
+            step_runner(FakeStore()),
+            chief,
+            1,
+            iter(planted_batches(10)),
+            [],
+            clock=SystemClock(),
+            restore_timeout=1.0,
+            barrier_timeout=1.0,
+            rejoin=rejoin,
+            max_recoveries=1,
+        )
 
 
 class OneRank:

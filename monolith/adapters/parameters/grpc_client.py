@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
-import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import grpc
 import numpy as np
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from monolith.adapters.parameters import grpc_codec as codec
-from monolith.adapters.parameters.grpc_server import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    SERVICE_NAME,
-    channel_options,
-)
+from monolith.adapters.parameters.grpc_calls import ShardCalls
+from monolith.adapters.parameters.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
 from monolith.domain.embedding.config import TableConfig
 from monolith.domain.errors import (
-    ParameterStoreError,
     ShardUnavailableError,
     UsageError,
 )
@@ -31,13 +23,11 @@ from monolith.domain.model_spec import DenseOptimizerSpec
 from monolith.domain.sharding import scatter_from_shards, split_by_shard
 from monolith.ports.parameters import Float32Array, Int64Array, TableInfo, TouchedRows
 from monolith.proto import parameter_server_pb2 as pb
-from monolith.proto import parameter_server_pb2_grpc as pb_grpc
 
 logger = logging.getLogger(__name__)
 
 _VERSION_BITS = 64
 _VERSION_MASK = (1 << _VERSION_BITS) - 1
-_RETRIED = (grpc.StatusCode.UNAVAILABLE,)
 
 
 class GrpcParameterStore:
@@ -55,7 +45,12 @@ class GrpcParameterStore:
     the address. A request rejected by the server raises UsageError (bad
     argument) or ParameterStoreError (e.g. unknown table).
 
-    Updates (``apply_gradients``, ``push_dense_gradients``) carry a request
+    ``lookup_many`` and ``apply_gradients_many`` send one request per shard
+    for all their tables (``LookupMany``, ``ApplyGradientsMany``), so a
+    training step costs a round trip per shard, not per table and shard.
+
+    Updates (``apply_gradients``, ``apply_gradients_many``,
+    ``push_dense_gradients``) carry a request
     id that stays the same across retries, and the server applies each id
     once: a retry after a reply lost on the way back changes nothing.
 
@@ -79,17 +74,13 @@ class GrpcParameterStore:
         if deadline <= 0:
             raise UsageError(f"deadline must be > 0 seconds, got {deadline}")
         self._addresses = list(addresses)
-        self._deadline = deadline
-        self._initial_backoff = initial_backoff
-        self._max_backoff = max_backoff
-        options = channel_options(max_message_bytes)
-        self._channels = [grpc.insecure_channel(a, options=options) for a in addresses]
-        self._stubs = [
-            pb_grpc.ParameterServerStub(c)  # type: ignore[no-untyped-call]
-            for c in self._channels
-        ]
-        self._closed = False
-        self._lock = threading.Lock()
+        self._calls = ShardCalls(
+            addresses,
+            deadline,
+            max_message_bytes=max_message_bytes,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+        )
         self._client_id = uuid.uuid4().hex
         self._requests = itertools.count(1)
 
@@ -102,91 +93,9 @@ class GrpcParameterStore:
         """The PS addresses, shard ``i`` at index ``i``."""
         return list(self._addresses)
 
-    # ------------------------------------------------------------ calls
     def _request_id(self) -> str:
         """A new id for one update call: unique per client, kept across retries."""
         return f"{self._client_id}-{next(self._requests)}"
-
-    def _unavailable(self, shard: int, what: str, exc: grpc.RpcError) -> Exception:
-        return ShardUnavailableError(
-            f"parameter server shard {shard} at {self._addresses[shard]} is "
-            f"unavailable: {what} ({exc.code().name}: {exc.details()})"
-        )
-
-    def _translate(self, shard: int, method: str, exc: grpc.RpcError) -> Exception:
-        code = exc.code()
-        where = f"shard {shard} at {self._addresses[shard]}"
-        detail = exc.details() or ""
-        if code == grpc.StatusCode.INVALID_ARGUMENT:
-            return UsageError(f"{method} refused by {where}: {detail}")
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return self._unavailable(
-                shard, f"{method} exceeded its {self._deadline:.1f}s deadline", exc
-            )
-        if code == grpc.StatusCode.UNAVAILABLE:
-            return self._unavailable(
-                shard, f"{method} still failing after {self._deadline:.1f}s", exc
-            )
-        return ParameterStoreError(f"{method} failed on {where}: {detail}")
-
-    def _call(self, shard: int, method: str, request: Any) -> Any:
-        """One unary call with UNAVAILABLE retried until the deadline."""
-        if self._closed:
-            raise ParameterStoreError("GrpcParameterStore is closed")
-        rpc: Callable[..., Any] = getattr(self._stubs[shard], method)
-        end = time.monotonic() + self._deadline
-        backoff = self._initial_backoff
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = end - time.monotonic()
-            try:
-                return rpc(request, timeout=max(remaining, 0.001))
-            except grpc.RpcError as exc:
-                remaining = end - time.monotonic()
-                if exc.code() not in _RETRIED or remaining <= 0:
-                    raise self._translate(shard, method, exc) from None
-                pause = min(backoff * (0.5 + random.random()), remaining)
-                logger.debug(
-                    "ps call retry method=%s shard=%d attempt=%d pause=%.3f",
-                    method,
-                    shard,
-                    attempt,
-                    pause,
-                )
-                time.sleep(pause)
-                backoff = min(backoff * 2, self._max_backoff)
-
-    def _fan_out(self, method: str, requests: Mapping[int, Any]) -> dict[int, Any]:
-        """Send one request per shard concurrently; retry per shard as needed."""
-        if len(requests) == 1:
-            ((shard, request),) = requests.items()
-            return {shard: self._call(shard, method, request)}
-        pending = {
-            shard: getattr(self._stubs[shard], method).future(
-                request, timeout=self._deadline
-            )
-            for shard, request in requests.items()
-        }
-        results: dict[int, Any] = {}
-        failure: Exception | None = None
-        for shard, future in pending.items():
-            try:
-                results[shard] = future.result()
-            except grpc.RpcError as exc:
-                if exc.code() in _RETRIED:
-                    try:
-                        results[shard] = self._call(shard, method, requests[shard])
-                    except Exception as retry_exc:
-                        failure = failure or retry_exc
-                else:
-                    failure = failure or self._translate(shard, method, exc)
-        if failure is not None:
-            raise failure
-        return results
-
-    def _all(self, method: str, request: Any) -> dict[int, Any]:
-        return self._fan_out(method, dict.fromkeys(range(self.num_shards), request))
 
     def wait_ready(self, timeout: float) -> None:
         """Block until every shard's health service answers SERVING.
@@ -194,38 +103,17 @@ class GrpcParameterStore:
         Raises:
             ShardUnavailableError: A shard is not serving within ``timeout``.
         """
-        end = time.monotonic() + timeout
-        for shard, channel in enumerate(self._channels):
-            stub = health_pb2_grpc.HealthStub(channel)
-            request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
-            while True:
-                try:
-                    reply = stub.Check(
-                        request, timeout=max(end - time.monotonic(), 0.01)
-                    )
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        break
-                except grpc.RpcError as exc:
-                    if time.monotonic() >= end:
-                        raise self._unavailable(
-                            shard, f"not healthy within {timeout:.1f}s", exc
-                        ) from None
-                if time.monotonic() >= end:
-                    raise ShardUnavailableError(
-                        f"parameter server shard {shard} at {self._addresses[shard]} "
-                        f"is not SERVING after {timeout:.1f}s"
-                    )
-                time.sleep(0.05)
+        self._calls.wait_ready(timeout)
 
     # ------------------------------------------------------------ tables
     def create_tables(self, configs: Sequence[TableConfig]) -> None:
         request = pb.CreateTablesRequest(
             config_json=[codec.config_to_json(c) for c in configs]
         )
-        self._all("CreateTables", request)
+        self._calls.all("CreateTables", request)
 
     def tables(self) -> list[TableInfo]:
-        replies = self._all("ListTables", pb.Empty())
+        replies = self._calls.all("ListTables", pb.Empty())
         totals: dict[str, list[int]] = {}
         for reply in replies.values():
             for info in reply.tables:
@@ -238,7 +126,7 @@ class GrpcParameterStore:
     def lookup(self, table: str, fids: Int64Array) -> Float32Array:
         keys = _fids(fids)
         if self.num_shards == 1:
-            reply = self._call(
+            reply = self._calls.call(
                 0,
                 "Lookup",
                 pb.LookupRequest(table=table, fids=codec.fids_to_bytes(keys)),
@@ -249,7 +137,7 @@ class GrpcParameterStore:
             shard: pb.LookupRequest(table=table, fids=codec.fids_to_bytes(keys[where]))
             for shard, where in enumerate(positions)
         }
-        replies = self._fan_out("Lookup", requests)
+        replies = self._calls.fan_out("Lookup", requests)
         width = max(r.width for r in replies.values())
         parts = [
             np.frombuffer(replies[s].rows, dtype="<f4").reshape(len(w), width)
@@ -267,13 +155,7 @@ class GrpcParameterStore:
         step: int,
         timestamp: float,
     ) -> None:
-        keys = _fids(fids)
-        values = np.asarray(grads, dtype=np.float32)
-        if values.ndim != 2 or values.shape[0] != keys.shape[0]:
-            raise UsageError(
-                f"grads for table {table!r} must have shape [{keys.shape[0]}, width], "
-                f"got {values.shape}"
-            )
+        keys, values = _checked_grads(table, fids, grads)
         requests = {}
         request_id = self._request_id()
         for shard, where in enumerate(split_by_shard(keys, self.num_shards)):
@@ -287,7 +169,78 @@ class GrpcParameterStore:
                     width=values.shape[1],
                     request_id=request_id,
                 )
-        self._fan_out("ApplyGradients", requests)
+        self._calls.fan_out("ApplyGradients", requests)
+
+    def lookup_many(
+        self, fids_by_table: Mapping[str, Int64Array]
+    ) -> dict[str, Float32Array]:
+        tables = list(fids_by_table)
+        if not tables:
+            return {}
+        keys = [_fids(fids_by_table[t]) for t in tables]
+        positions = [split_by_shard(k, self.num_shards) for k in keys]
+        requests = {
+            shard: pb.LookupManyRequest(
+                lookups=[
+                    pb.LookupRequest(table=t, fids=codec.fids_to_bytes(k[p[shard]]))
+                    for t, k, p in zip(tables, keys, positions, strict=True)
+                ]
+            )
+            for shard in range(self.num_shards)
+        }
+        replies = self._calls.fan_out("LookupMany", requests)
+        out: dict[str, Float32Array] = {}
+        for i, (table, k, where) in enumerate(
+            zip(tables, keys, positions, strict=True)
+        ):
+            results = [replies[shard].results[i] for shard in range(self.num_shards)]
+            width = max(r.width for r in results)
+            parts = [
+                codec.rows_from_bytes(r.rows, len(w), width)
+                for r, w in zip(results, where, strict=True)
+            ]
+            if self.num_shards == 1:
+                out[table] = parts[0]
+            else:
+                out[table] = np.asarray(
+                    scatter_from_shards(parts, where, k.shape[0]), dtype=np.float32
+                )
+        return out
+
+    def apply_gradients_many(
+        self,
+        updates: Mapping[str, tuple[Int64Array, Float32Array]],
+        step: int,
+        timestamp: float,
+    ) -> None:
+        checked = []
+        for table, (fids, grads) in updates.items():
+            keys, values = _checked_grads(table, fids, grads)
+            checked.append((table, keys, values, split_by_shard(keys, self.num_shards)))
+        if not checked:
+            return
+        request_id = self._request_id()
+        requests = {}
+        for shard in range(self.num_shards):
+            parts = [
+                pb.ApplyGradientsRequest(
+                    table=table,
+                    fids=codec.fids_to_bytes(keys[where[shard]]),
+                    grads=codec.rows_to_bytes(values[where[shard]]),
+                    width=values.shape[1],
+                )
+                for table, keys, values, where in checked
+            ]
+            # Shard 0 always hears of every table, so an unknown one is an
+            # error even when all its fids live elsewhere.
+            if shard == 0 or any(where[shard].size for *_, where in checked):
+                requests[shard] = pb.ApplyGradientsManyRequest(
+                    updates=parts,
+                    step=step,
+                    timestamp=timestamp,
+                    request_id=request_id,
+                )
+        self._calls.fan_out("ApplyGradientsMany", requests)
 
     def touched_since(self, table: str, version: int) -> TouchedRows:
         requests = {
@@ -297,7 +250,7 @@ class GrpcParameterStore:
             )
             for shard in range(self.num_shards)
         }
-        replies = self._fan_out("TouchedSince", requests)
+        replies = self._calls.fan_out("TouchedSince", requests)
         fids, rows = [], []
         packed = 0
         for shard in range(self.num_shards):
@@ -318,15 +271,15 @@ class GrpcParameterStore:
             learning_rate=optimizer.learning_rate,
             clip_norm=optimizer.clip_norm,
         )
-        self._call(0, "InitDense", request)
+        self._calls.call(0, "InitDense", request)
 
     def pull_dense(self) -> dict[str, Float32Array]:
-        return codec.dense_from_proto(self._call(0, "PullDense", pb.Empty()))
+        return codec.dense_from_proto(self._calls.call(0, "PullDense", pb.Empty()))
 
     def push_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
         request = codec.dense_to_proto(grads)
         request.request_id = self._request_id()
-        self._call(0, "PushDenseGradients", request)
+        self._calls.call(0, "PushDenseGradients", request)
 
     # ------------------------------------------------------------ snapshots
     def snapshot(self, directory: str) -> list[str]:
@@ -337,7 +290,7 @@ class GrpcParameterStore:
             )
             for shard in range(self.num_shards)
         }
-        replies = self._fan_out("Snapshot", requests)
+        replies = self._calls.fan_out("Snapshot", requests)
         files = [f for shard in sorted(replies) for f in replies[shard].files]
         logger.info(
             "remote snapshot saved path=%s shards=%d files=%d seconds=%.3f",
@@ -356,7 +309,7 @@ class GrpcParameterStore:
             )
             for shard in range(self.num_shards)
         }
-        self._fan_out("Restore", requests)
+        self._calls.fan_out("Restore", requests)
         logger.info(
             "remote snapshot restored path=%s shards=%d seconds=%.3f",
             directory,
@@ -369,7 +322,7 @@ class GrpcParameterStore:
         request = pb.ShutdownRequest(grace_seconds=grace)
         for shard in range(self.num_shards):
             try:
-                self._call(shard, "Shutdown", request)
+                self._calls.call(shard, "Shutdown", request)
             except ShardUnavailableError:
                 logger.warning(
                     "ps shutdown skipped shard=%d address=%s reason=unavailable",
@@ -378,12 +331,7 @@ class GrpcParameterStore:
                 )
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        for channel in self._channels:
-            channel.close()
+        self._calls.close()
 
 
 def _fids(fids: Any) -> Int64Array:
@@ -391,3 +339,18 @@ def _fids(fids: Any) -> Int64Array:
     if keys.ndim != 1:
         raise UsageError(f"fids must be 1-D, got shape {keys.shape}")
     return keys
+
+
+def _checked_grads(
+    table: str, fids: Any, grads: Any
+) -> tuple[Int64Array, Float32Array]:
+    """Fids and a ``[len(fids), width]`` float32 gradient block (the server
+    checks the width against the table)."""
+    keys = _fids(fids)
+    values = np.asarray(grads, dtype=np.float32)
+    if values.ndim != 2 or values.shape[0] != keys.shape[0]:
+        raise UsageError(
+            f"grads for table {table!r} must have shape [{keys.shape[0]}, width], "
+            f"got {values.shape}"
+        )
+    return keys, values

@@ -125,6 +125,47 @@ class _Servicer(pb_grpc.ParameterServerServicer):
 
         return self._run("ApplyGradients", context, call)
 
+    def LookupMany(self, request: Any, context: grpc.ServicerContext) -> Any:
+        def call() -> Any:
+            wanted = [(r.table, codec.fids_from_bytes(r.fids)) for r in request.lookups]
+            if len({table for table, _ in wanted}) != len(wanted):
+                raise UsageError("LookupMany names a table twice")
+            found = self._store.lookup_many(dict(wanted))
+            return pb.LookupManyResponse(
+                results=[
+                    pb.LookupResponse(
+                        rows=codec.rows_to_bytes(found[table]),
+                        width=found[table].shape[1],
+                    )
+                    for table, _ in wanted
+                ]
+            )
+
+        return self._run("LookupMany", context, call)
+
+    def ApplyGradientsMany(
+        self, request: Any, context: grpc.ServicerContext
+    ) -> pb.Empty:
+        def call() -> pb.Empty:
+            updates = {}
+            for update in request.updates:
+                fids = codec.fids_from_bytes(update.fids)
+                grads = codec.rows_from_bytes(update.grads, len(fids), update.width)
+                if update.table in updates:
+                    raise UsageError(
+                        f"ApplyGradientsMany names table {update.table!r} twice"
+                    )
+                updates[update.table] = (fids, grads)
+            self._ledger.run_once(
+                request.request_id,
+                lambda: self._store.apply_gradients_many(
+                    updates, request.step, request.timestamp
+                ),
+            )
+            return pb.Empty()
+
+        return self._run("ApplyGradientsMany", context, call)
+
     def InitDense(self, request: Any, context: grpc.ServicerContext) -> pb.Empty:
         def call() -> pb.Empty:
             spec = DenseOptimizerSpec(

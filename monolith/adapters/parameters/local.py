@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from monolith.adapters.parameters.dense_slot import DenseSlot
 from monolith.adapters.parameters.snapshot import (
     read_dense,
     read_table_parts,
@@ -17,7 +18,6 @@ from monolith.adapters.parameters.snapshot import (
     save_dense,
     save_table_part,
 )
-from monolith.domain.dense_step import DenseOptimizer
 from monolith.domain.embedding.config import TableConfig
 from monolith.domain.embedding.table import EmbeddingTable, TableArrays
 from monolith.domain.errors import ParameterStoreError, UsageError
@@ -66,8 +66,7 @@ class LocalParameterStore:
         self._meta_lock = threading.Lock()
         self._version = 0
         self._inflight: set[int] = set()
-        self._dense_lock = threading.Lock()
-        self._dense: DenseOptimizer | None = None
+        self._dense = DenseSlot()
         self._closed = False
 
     @property
@@ -141,6 +140,15 @@ class LocalParameterStore:
                 parts.append(shard.tables[table].lookup(keys[where]))
         return np.asarray(scatter_from_shards(parts, positions, keys.shape[0]))
 
+    def lookup_many(
+        self, fids_by_table: Mapping[str, Int64Array]
+    ) -> dict[str, Float32Array]:
+        for table in fids_by_table:
+            self._config(table)
+        return {
+            table: self.lookup(table, fids) for table, fids in fids_by_table.items()
+        }
+
     def apply_gradients(
         self,
         table: str,
@@ -149,6 +157,25 @@ class LocalParameterStore:
         step: int,
         timestamp: float,
     ) -> None:
+        keys, values = self._checked_update(table, fids, grads)
+        self._apply_checked(table, keys, values, step, timestamp)
+
+    def apply_gradients_many(
+        self,
+        updates: Mapping[str, tuple[Int64Array, Float32Array]],
+        step: int,
+        timestamp: float,
+    ) -> None:
+        checked = {
+            table: self._checked_update(table, fids, grads)
+            for table, (fids, grads) in updates.items()
+        }
+        for table, (keys, values) in checked.items():
+            self._apply_checked(table, keys, values, step, timestamp)
+
+    def _checked_update(
+        self, table: str, fids: Int64Array, grads: Float32Array
+    ) -> tuple[Int64Array, Float32Array]:
         config = self._config(table)
         keys = _fids(fids)
         values = np.asarray(grads, dtype=np.float32)
@@ -157,6 +184,16 @@ class LocalParameterStore:
                 f"grads for table {table!r} must have shape "
                 f"{(keys.shape[0], config.width)}, got {values.shape}"
             )
+        return keys, values
+
+    def _apply_checked(
+        self,
+        table: str,
+        keys: Int64Array,
+        values: Float32Array,
+        step: int,
+        timestamp: float,
+    ) -> None:
         with self._meta_lock:
             self._version += 1
             version = self._version
@@ -202,40 +239,13 @@ class LocalParameterStore:
     def init_dense(
         self, params: Mapping[str, Float32Array], optimizer: DenseOptimizerSpec
     ) -> None:
-        with self._dense_lock:
-            if self._dense is not None:
-                same = set(self._dense.params) == set(params) and all(
-                    self._dense.params[n].shape == np.shape(params[n]) for n in params
-                )
-                if not same or self._dense.spec != optimizer:
-                    raise ParameterStoreError(
-                        "dense parameters exist with other names, shapes or "
-                        f"optimizer: have {sorted(self._dense.params)} with "
-                        f"{self._dense.spec!r}, got {sorted(params)} with {optimizer!r}"
-                    )
-                return
-            self._dense = DenseOptimizer(params, optimizer)
-            logger.info(
-                "dense parameters installed count=%d optimizer=%s",
-                len(params),
-                optimizer.kind,
-            )
-
-    def _require_dense(self) -> DenseOptimizer:
-        if self._dense is None:
-            raise ParameterStoreError(
-                "no dense parameters: call init_dense before pull or push"
-            )
-        return self._dense
+        self._dense.install(params, optimizer)
 
     def pull_dense(self) -> dict[str, Float32Array]:
-        with self._dense_lock:
-            dense = self._require_dense()
-            return {name: value.copy() for name, value in dense.params.items()}
+        return self._dense.pull()
 
     def push_dense_gradients(self, grads: Mapping[str, Float32Array]) -> None:
-        with self._dense_lock:
-            self._require_dense().apply(grads)
+        self._dense.push(grads)
 
     # ------------------------------------------------------------ snapshots
     def _filesystem(self) -> FileSystem:
@@ -267,10 +277,8 @@ class LocalParameterStore:
         return written
 
     def _save_dense(self, fs: FileSystem, directory: str) -> list[str]:
-        with self._dense_lock:
-            if self._dense is None:
-                return []
-            return save_dense(fs, directory, self._dense.state_arrays())
+        state = self._dense.state_arrays()
+        return [] if state is None else save_dense(fs, directory, state)
 
     def restore(self, directory: str) -> None:
         self._restore(directory, part=0, parts=1)
@@ -348,16 +356,12 @@ class LocalParameterStore:
         finally:
             for shard in self._shards:
                 shard.lock.release()
-        if dense:
-            with self._dense_lock:
-                if self._dense is None:
-                    logger.warning(
-                        "snapshot dense parameters ignored path=%s reason=%s",
-                        directory,
-                        "init_dense was not called",
-                    )
-                else:
-                    self._dense.load_state(dense)
+        if dense and not self._dense.load_state(dense):
+            logger.warning(
+                "snapshot dense parameters ignored path=%s reason=%s",
+                directory,
+                "init_dense was not called",
+            )
         logger.info(
             "store snapshot restored path=%s part=%d parts=%d seconds=%.3f",
             directory,

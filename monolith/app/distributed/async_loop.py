@@ -20,6 +20,7 @@ from monolith.app.training.step import WorkerStep
 from monolith.domain.batch import Batch
 from monolith.domain.coordination import CoordView
 from monolith.domain.errors import (
+    BarrierError,
     CoordinatorUnavailableError,
     RestoreSyncError,
     ShardUnavailableError,
@@ -344,8 +345,10 @@ def run_async_worker(
     finally:
         try:
             client.leave(index)
-        except CoordinatorUnavailableError:
-            logger.warning("worker could not leave index=%d reason=chief gone", index)
+        except BarrierError as exc:  # CoordinatorUnavailableError included
+            # The chief is gone (or its client was closed by a failed rejoin):
+            # leaving is moot, and raising here would hide why the loop ended.
+            logger.warning("worker could not leave index=%d reason=%s", index, exc)
     logger.info(
         "worker finished index=%d steps=%d examples=%d global_step=%d",
         index,

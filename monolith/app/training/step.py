@@ -4,14 +4,15 @@ The flow (ARCHITECTURE.md §3, "Training step"):
 
 1. per slot, the unique fids of the batch (``np.unique`` with
    ``return_inverse``), optionally mapped by a fid transform first;
-2. one ``store.lookup`` per table (the slots sharing a table are looked up
-   together) gives one row per unique fid of each slot, and
+2. one ``store.lookup_many`` call (one lookup per table; the slots sharing
+   a table are looked up together) gives one row per unique fid of each
+   slot, and
    :class:`~monolith.ports.compute.SlotInput` carries the rows, the inverse
    index and the batch's ``row_splits`` to the backend;
 3. ``backend.compute_gradients`` returns the loss and, per slot, gradients
    already summed per unique row;
-4. per table (slots that share a table are merged into one call)
-   ``store.apply_gradients``, then the dense update: in the backend, or on the
+4. one ``store.apply_gradients_many`` call (slots that share a table are
+   merged into one update), then the dense update: in the backend, or on the
    store when dense parameters live on the parameter servers.
 
 With ``overlap_sparse``, step 4's sparse update runs in a helper thread
@@ -134,16 +135,22 @@ def lookup_batch(
     by_table: dict[str, list[str]] = {}
     for slot in spec.slots:
         by_table.setdefault(slot.table, []).append(slot.name)
+    # One store call for every table, one lookup per table within it: slots
+    # sharing a table are looked up together.
+    wanted: dict[str, Int64Array] = {}
+    for table, names in by_table.items():
+        parts = [plan.unique_fids[name] for name in names]
+        wanted[table] = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    found = store.lookup_many(wanted)
     rows_of: dict[str, Float32Array] = {}
     for table, names in by_table.items():
-        # One lookup per table: slots sharing a table cost one store call.
         if len(names) == 1:
-            rows_of[names[0]] = store.lookup(table, plan.unique_fids[names[0]])
+            rows_of[names[0]] = found[table]
             continue
-        parts = [plan.unique_fids[name] for name in names]
-        rows = store.lookup(table, np.concatenate(parts))
-        bounds = np.cumsum([part.shape[0] for part in parts])[:-1]
-        rows_of.update(zip(names, np.split(rows, bounds), strict=True))
+        sizes = [plan.unique_fids[name].shape[0] for name in names]
+        rows_of.update(
+            zip(names, np.split(found[table], np.cumsum(sizes)[:-1]), strict=True)
+        )
     batch = plan.batch
     slots = {
         slot.name: SlotInput(
@@ -311,15 +318,17 @@ class WorkerStep:
             )
             fid_parts.append(fids)
             grad_parts.append(grads)
+        updates: dict[str, tuple[Int64Array, Float32Array]] = {}
         for table, (fid_parts, grad_parts) in per_table.items():
             if len(fid_parts) == 1:
-                fids, grads = fid_parts[0], grad_parts[0]
+                updates[table] = (fid_parts[0], grad_parts[0])
             else:
-                fids = np.concatenate(fid_parts)
-                grads = np.concatenate(grad_parts, axis=0)
-            self.store.apply_gradients(
-                table, fids, grads, update.step, update.timestamp
-            )
+                updates[table] = (
+                    np.concatenate(fid_parts),
+                    np.concatenate(grad_parts, axis=0),
+                )
+        if updates:
+            self.store.apply_gradients_many(updates, update.step, update.timestamp)
 
 
 @attrs.frozen(eq=False)

@@ -219,6 +219,59 @@ class ParameterStoreContract:
         assert second.rows[order, 0].tolist() == [2.0, 1.0]
         assert store.touched_since("t", second.version).fids.size == 0
 
+    # ------------------------------------------------------------ many tables
+    def test_lookup_many_reads_what_each_lookup_reads(
+        self, store: ParameterStore
+    ) -> None:
+        store.create_tables([sgd_table("a"), sgd_table("b", dim=3)])
+        assign(store, "a", fids(1, 2, 7), np.arange(6, dtype=np.float32).reshape(3, 2))
+        assign(store, "b", fids(2, -5), np.ones((2, 3), np.float32))
+        wanted = {"a": fids(7, 1, 4, 2, 7), "b": fids(-5, 9, 2)}
+
+        found = store.lookup_many(wanted)
+
+        assert sorted(found) == ["a", "b"]
+        for table, ids in wanted.items():
+            assert found[table].dtype == np.float32
+            assert np.array_equal(found[table], store.lookup(table, ids))
+        assert store.lookup_many({}) == {}
+
+    def test_apply_gradients_many_updates_each_table_as_apply_gradients_does(
+        self, make_store: StoreFactory
+    ) -> None:
+        configs = [sgd_table("a", lr=0.5), sgd_table("b", dim=3, lr=0.1)]
+        batched, single = make_store(2), make_store(2)
+        updates = {
+            "a": (fids(1, 2, 1, 8), np.full((4, 2), 2.0, np.float32)),
+            "b": (fids(3, -4), np.arange(6, dtype=np.float32).reshape(2, 3)),
+        }
+        for store in (batched, single):
+            store.create_tables(configs)
+
+        batched.apply_gradients_many(updates, 1, 0.0)
+        for table, (ids, grads) in updates.items():
+            single.apply_gradients(table, ids, grads, 1, 0.0)
+
+        for table in updates:
+            ids = fids(1, 2, 3, -4, 8)
+            assert np.array_equal(batched.lookup(table, ids), single.lookup(table, ids))
+        assert batched.tables() == single.tables()
+
+    def test_apply_gradients_many_changes_nothing_when_one_table_is_wrong(
+        self, store: ParameterStore
+    ) -> None:
+        store.create_tables([sgd_table("a"), sgd_table("b")])
+        good = (fids(1, 2), np.ones((2, 2), np.float32))
+
+        with pytest.raises(ParameterStoreError, match="nope"):
+            store.apply_gradients_many({"a": good, "nope": good}, 1, 0.0)
+        with pytest.raises(UsageError, match="'b'"):
+            store.apply_gradients_many(
+                {"a": good, "b": (fids(1, 2), np.ones((2, 5), np.float32))}, 1, 0.0
+            )
+
+        assert [t.rows for t in store.tables()] == [0, 0]
+
     # ------------------------------------------------------------ dense
     def test_dense_parameters_step_on_the_store(self, store: ParameterStore) -> None:
         params = {"w": np.ones((2, 2), np.float32), "b": np.zeros(2, np.float32)}

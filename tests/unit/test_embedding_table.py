@@ -80,6 +80,18 @@ def test_index_finds_keys_at_the_end_of_a_probe_chain_longer_than_a_window() -> 
     assert index.find(np.concatenate([keys[10:], keys[:1]])).tolist() == [10, -1, 0]
 
 
+def test_keys_competing_for_one_slot_fill_one_gapless_chain() -> None:
+    keys = _keys_homed_at_slot_zero(20, bits=6)  # 64 slots hold up to 44 rows
+    index = HashIndex(expected_rows=40)
+
+    index.insert_new(keys[:3])
+    index.insert_new(keys[3:])  # 17 more, all claiming the same slots at once
+
+    assert index.find(keys).tolist() == list(range(20))
+    occupied = index.slots[:, 1] > 0
+    assert occupied[:20].all() and not occupied[20:].any()  # no gap to stop a find
+
+
 def test_a_large_batch_is_found_by_single_probes_then_windows() -> None:
     index = HashIndex()
     keys = np.random.default_rng(4).integers(-(2**62), 2**62, 50_000)

@@ -10,8 +10,8 @@ this my key, and where is its row", and a new slot array is plain zeroed
 memory (``calloc``: no fill pass, pages appear on first touch). A key's home
 slot is a Fibonacci (multiplicative) hash of its 64 bits; collisions probe
 linearly. Every operation is vectorised over a batch: each probing round
-handles only the keys still unresolved (once few are left, a lookup probes a
-window of :data:`PROBE_WINDOW` slots per round), so a batch costs a few
+handles only the keys still unresolved (once few are left, lookups and inserts
+probe a window of :data:`PROBE_WINDOW` slots per round), so a batch costs a few
 passes of numpy gathers.
 
 Growth doubles ``slots`` and re-inserts the ``(key, row)`` pairs when the load
@@ -36,6 +36,10 @@ PROBE_WINDOW = 8
 """Slots a lookup probes at once once few keys are left (linear probing)."""
 WINDOW_BELOW = 256
 """Unresolved keys below which a lookup switches to probing windows."""
+PLACE_WINDOW_BELOW = 4096
+"""Keys left to place below which an insert probes windows (a window's 8
+slots per round instead of one: far fewer rounds of numpy calls for a
+small batch, while a large one keeps its cheaper single-slot rounds)."""
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIN_BITS = 4
@@ -239,6 +243,9 @@ class HashIndex:
         pos = self._home(keys)
         rows = rows + 1
         while rows.size:
+            if rows.size <= PLACE_WINDOW_BELOW:
+                self._place_windows(flat, keys, rows, pos)
+                return
             row_at = 2 * pos + 1
             empty = np.take(flat, row_at) == 0
             if empty.all():
@@ -257,3 +264,38 @@ class HashIndex:
             keys = keys[lost]
             rows = rows[lost]
             pos = (pos[lost] + 1) & mask
+
+    def _place_windows(
+        self,
+        flat: Int64Array,
+        keys: Int64Array,
+        rows: Int64Array,
+        pos: Int64Array,
+    ) -> None:
+        """Place a few ``(key, row + 1)`` pairs, probing :data:`PROBE_WINDOW`
+        slots from each ``pos`` per round.
+
+        Each key claims the first empty slot of its window; of several keys
+        claiming one slot the last write wins and the others scan on from
+        it. Every slot a key skipped was occupied, and slots never empty
+        again, so a lookup walking from the key's home meets no empty slot
+        before the key.
+        """
+        mask = self._slots.shape[0] - 1
+        steps = np.arange(PROBE_WINDOW, dtype=np.int64)
+        while rows.size:
+            window = (pos[:, None] + steps) & mask
+            free = np.take(flat, 2 * window + 1) == 0
+            first = free.argmax(axis=1)
+            tried = np.flatnonzero(free[np.arange(rows.size), first])
+            slot = window[tried, first[tried]]
+            np.put(flat, 2 * slot + 1, rows[tried])
+            won = np.take(flat, 2 * slot + 1) == rows[tried]
+            np.put(flat, 2 * slot[won], keys[tried[won]])
+            # Keys with no free slot move a window on; losers rescan from
+            # the slot they lost (now taken).
+            pos = pos + PROBE_WINDOW
+            pos[tried] = slot
+            left = np.ones(rows.size, dtype=bool)
+            left[tried[won]] = False
+            keys, rows, pos = keys[left], rows[left], pos[left]

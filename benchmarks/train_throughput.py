@@ -5,7 +5,7 @@ Model (PERF.md, training rows): DeepFM, 26 sparse slots of one id each, dim 16
 
 - ours: :class:`~monolith.app.training.local_cluster.LocalCluster` training
   (what ``monolith train`` runs: worker thread, NaN guard and logging hooks,
-  per-slot unique + lookup in the collisionless
+  per-slot unique + one lookup_many call into the collisionless
   :class:`~monolith.adapters.parameters.local.LocalParameterStore`, the
   backend's forward/backward, sparse Adagrad on the store, dense Adagrad),
   fed pre-built batches of raw 63-bit fids, so input decoding is not timed.
@@ -178,9 +178,9 @@ def profile_step(
         worker.run(batch, k + 1)
     tables = len(spec.tables)
     phases: dict[str, list[float]] = {
-        f"unique + store.lookup ({tables} tables)": [],
+        f"unique + store.lookup_many ({tables} tables)": [],
         "backend.compute_gradients": [],
-        f"store.apply_gradients ({tables} tables)": [],
+        f"store.apply_gradients_many ({tables} tables)": [],
         "backend.apply_dense_gradients": [],
     }
     for k in range(7):
@@ -205,8 +205,8 @@ def profile_step(
     )
     for key, values in phases.items():
         ms = 1e3 * statistics.median(values)
-        print(f"  {key:36s} {ms:8.2f}  {100 * ms / (1e3 * total):5.1f}%")
-    print(f"  {'total':36s} {1e3 * total:8.2f}")
+        print(f"  {key:42s} {ms:8.2f}  {100 * ms / (1e3 * total):5.1f}%")
+    print(f"  {'total':42s} {1e3 * total:8.2f}")
 
 
 def compare(

@@ -133,5 +133,7 @@ def test_varying_batch_and_row_counts_do_not_retrace() -> None:
         inputs = random_inputs(spec, batch=batch, seed=seed)
         result = backend.compute_gradients(inputs, _labels(batch))
         backend.apply_dense_gradients(result.dense_grads)
+        backend.predict(inputs)
 
-    assert backend.trace_counts() == {"train": 1, "apply": 1, "predict": 0}
+    # Each graph is traced once, when the backend is built.
+    assert backend.trace_counts() == {"train": 1, "apply": 1, "predict": 1}

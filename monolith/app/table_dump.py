@@ -17,7 +17,7 @@ from monolith.adapters.data.writable_file import WritableFile
 from monolith.adapters.parameters.snapshot import read_table_parts
 from monolith.app.checkpoints import TABLES_DIR, CheckpointManager, resolve_checkpoint
 from monolith.domain.embedding.config import TableConfig
-from monolith.domain.embedding.table import TableArrays
+from monolith.domain.embedding.table_arrays import TableArrays
 from monolith.domain.errors import CheckpointError
 from monolith.domain.model_spec import model_spec_from_dict
 from monolith.domain.paths import join

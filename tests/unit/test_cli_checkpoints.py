@@ -136,7 +136,7 @@ def test_dump_table_of_an_unknown_table_lists_the_known_ones(model_dir, tmp_path
 def test_entry_dumps_carry_bias_first_then_embedding_and_named_optimizer_state():
     from monolith.app.table_dump import _records
     from monolith.domain.embedding.config import OptimizerConfig, TableConfig
-    from monolith.domain.embedding.table import TableArrays
+    from monolith.domain.embedding.table_arrays import TableArrays
     from monolith.proto.entry_dump_pb2 import EntryDump
 
     config = TableConfig("t", 2, optimizer=OptimizerConfig("adagrad"), has_bias=True)

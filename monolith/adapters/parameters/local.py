@@ -19,7 +19,8 @@ from monolith.adapters.parameters.snapshot import (
     save_table_part,
 )
 from monolith.domain.embedding.config import TableConfig
-from monolith.domain.embedding.table import EmbeddingTable, TableArrays
+from monolith.domain.embedding.table import EmbeddingTable
+from monolith.domain.embedding.table_arrays import TableArrays
 from monolith.domain.errors import ParameterStoreError, UsageError
 from monolith.domain.model_spec import DenseOptimizerSpec
 from monolith.domain.sharding import scatter_from_shards, shard_of, split_by_shard

@@ -40,7 +40,8 @@ import numpy.typing as npt
 from monolith.adapters.parameters.npy_files import NpyRecord, read_npy, write_npy
 from monolith.domain.embedding.config import TableConfig
 from monolith.domain.embedding.hash_index import row_keys_of, slots_from_rows
-from monolith.domain.embedding.table import EmbeddingTable, TableArrays, TableViews
+from monolith.domain.embedding.table import EmbeddingTable
+from monolith.domain.embedding.table_arrays import TableArrays, TableViews
 from monolith.domain.errors import NotFoundError, ParameterStoreError
 from monolith.ports.storage import FileSystem
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
@@ -32,6 +31,7 @@ from monolith.domain.embedding.row_ops import (
     strictly_increasing,
     sum_by_row,
 )
+from monolith.domain.embedding.table_arrays import TableArrays, TableViews
 from monolith.domain.errors import UsageError
 
 logger = logging.getLogger(__name__)
@@ -44,33 +44,6 @@ ROW_GROWTH = 1.05
 """Factor by which the row arrays grow when they run out of rows."""
 
 SECONDS_PER_DAY = 86400.0
-
-
-@attrs.frozen(eq=False)
-class TableArrays:
-    """A table's rows as plain arrays, aligned by row (what a snapshot stores)."""
-
-    keys: Int64Array
-    values: Float32Array
-    state: Float32Array
-    timestamps: UInt32Array
-
-
-@attrs.frozen(eq=False)
-class TableViews:
-    """A table's rows beside its hash-index slot array (keys live in the slots).
-
-    What a snapshot writes when no row expired (``rows`` rows of values,
-    state and timestamps, and the ``[2**bits, 2]`` slots they are aligned
-    with; the views alias the table: write them before its next update), and
-    what :meth:`EmbeddingTable.adopt` takes back on restore.
-    """
-
-    rows: int
-    values: Float32Array
-    state: Float32Array
-    timestamps: UInt32Array
-    slots: Int64Array
 
 
 def _as_fids(fids: npt.ArrayLike) -> Int64Array:

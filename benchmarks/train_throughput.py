@@ -15,7 +15,7 @@ Model (PERF.md, training rows): DeepFM, 26 sparse slots of one id each, dim 16
   ``tf.nn.embedding_lookup`` and a hand-written sparse Adagrad.
 
 Usage: ``python -m benchmarks.train_throughput [--quick] [--backend
-torch|tf|both] [--profile] [--tables shared,per-slot] [--overlap-sparse]``.
+torch|tf|both] [--profile] [--tables shared,per-slot]``.
 Prints a table, an optional one-step profile, and one ``RESULT`` line per
 backend and table layout (ratio = ours / anchor examples/s).
 """
@@ -95,7 +95,6 @@ def ours_runner(
     make_backend: Callable[[], ComputeBackend],
     batches: list[Batch],
     shared: bool,
-    overlap_sparse: bool = False,
 ) -> tuple[Callable[[int], None], LocalCluster]:
     clock = SystemClock()
     cluster = LocalCluster(
@@ -105,7 +104,6 @@ def ours_runner(
         store_factory=lambda shards: LocalParameterStore(shards),
         backend_factory=make_backend,
         clock=clock,
-        overlap_sparse=overlap_sparse,
     )
     cluster.start()
     hooks = [
@@ -225,9 +223,7 @@ def compare(
     runners = {anchor_name: anchor(args, batches)}
     clusters = []
     for layout in args.tables:
-        run, cluster = ours_runner(
-            make_backend, batches, layout == "shared", args.overlap_sparse
-        )
+        run, cluster = ours_runner(make_backend, batches, layout == "shared")
         runners[OURS[layout]] = run
         clusters.append(cluster)
     times = interleaved(runners, args.rounds, args.steps)
@@ -263,12 +259,6 @@ def main() -> None:
         default="shared,per-slot",
         help="table layouts of ours, comma-separated: shared (one table for "
         "the 26 slots, collisionless with v2 fids) and per-slot",
-    )
-    parser.add_argument(
-        "--overlap-sparse",
-        action="store_true",
-        help="run ours with LocalCluster(overlap_sparse=True): sparse updates "
-        "in a helper thread beside the rest of the step",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=None)

@@ -183,8 +183,8 @@ class Settings:
     )
     embedding_prefetch_capacity: int = setting(
         0,
-        "Original's lookup-ahead depth; forced >= 1 on CPU (monolith reads one "
-        "batch ahead and looks up in order).",
+        "Original's lookup-ahead depth; forced >= 1 on CPU (monolith's input "
+        "queue reads batches ahead; lookups stay in step order).",
         minimum=0,
     )
     enable_embedding_postpush: bool = setting(

@@ -20,9 +20,7 @@ from tests.training_fakes import FakeBackend, FakeStore, planted_batches, tiny_s
 pytestmark = pytest.mark.unit
 
 
-def _cluster(
-    num_ps=2, num_workers=2, nan_at_call=None, stores=None, overlap=False
-) -> LocalCluster:
+def _cluster(num_ps=2, num_workers=2, nan_at_call=None, stores=None) -> LocalCluster:
     def store_factory(shards: int) -> FakeStore:
         store = FakeStore(shards)
         if stores is not None:
@@ -37,7 +35,6 @@ def _cluster(
         backend_factory=lambda: FakeBackend(nan_at_call=nan_at_call),
         clock=SystemClock(),
         max_pending_secs=None,
-        overlap_sparse=overlap,
     )
 
 
@@ -279,116 +276,4 @@ def test_a_blocked_worker_waits_until_the_chief_releases_the_barrier():
 
     assert entered == [1]
     assert cluster.barrier.state.status(1) is EpochStatus.RELEASED
-    cluster.stop()
-
-
-class _SlowApplyStore(FakeStore):
-    """Records lookups and (slow) updates in the order they happen."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[str] = []
-
-    def lookup(self, table, fids):  # type: ignore[no-untyped-def]
-        self.events.append("lookup")
-        return super().lookup(table, fids)
-
-    def apply_gradients(self, table, fids, grads, step, timestamp) -> None:
-        self.events.append(f"apply {step} start")
-        threading.Event().wait(0.02)
-        super().apply_gradients(table, fids, grads, step, timestamp)
-        self.events.append(f"apply {step} end")
-
-
-def _overlapped_step(store: FakeStore, overlap: bool = True) -> WorkerStep:
-    spec = tiny_spec(shared_table=True)
-    store.create_tables(spec.tables)
-    backend = FakeBackend()
-    backend.build(spec)
-    return WorkerStep(spec, store, backend, ManualClock(), overlap_sparse=overlap)
-
-
-def test_an_overlapped_update_lands_before_the_next_steps_lookups():
-    store = _SlowApplyStore()
-    step = _overlapped_step(store)
-    batches = planted_batches(2, 8)
-
-    step.run(batches[0], step=1)
-    running = list(store.events)
-    step.run(batches[1], step=2)
-    step.close()
-
-    assert running[-1] != "apply 1 end"  # step 1 returned before its update
-    second = store.events[len(running) :]
-    assert store.events.index("apply 1 end") < len(running) + second.index("lookup")
-    assert store.events[-1] == "apply 2 end"
-
-
-def test_overlapped_updates_train_exactly_like_plain_ones():
-    batches = planted_batches(12, 16)
-    stores = [FakeStore(), FakeStore()]
-    steps = [_overlapped_step(stores[0], True), _overlapped_step(stores[1], False)]
-    for worker in steps:
-        for k, batch in enumerate(batches):
-            if k + 1 < len(batches):
-                worker.plan_ahead(batches[k + 1])  # no-op without overlap
-            worker.run(batch, step=k + 1)
-        worker.close()
-
-    overlapped, plain = (s.rows["shared"] for s in stores)
-    assert overlapped.keys() == plain.keys()
-    assert all(np.array_equal(overlapped[f], plain[f]) for f in plain)
-    assert steps[0].backend.params["head/w"].tolist() == (
-        steps[1].backend.params["head/w"].tolist()
-    )
-
-
-def test_a_batch_planned_ahead_but_not_run_next_is_ignored():
-    store = FakeStore()
-    step = _overlapped_step(store)
-    batches = planted_batches(2, 8)
-
-    step.plan_ahead(batches[1])
-    prepared = step.prepare(batches[0])
-    step.close()
-
-    expected = np.unique(batches[0].sparse["a"].values)
-    assert prepared.unique_fids["a"].tolist() == expected.tolist()
-
-
-def test_a_step_its_guard_refuses_applies_nothing_but_the_step_before_lands():
-    store = _SlowApplyStore()
-    step = _overlapped_step(store)
-    batches = planted_batches(2, 8)
-    step.run(batches[0], step=1)
-
-    def refuse(at: int, result) -> None:
-        raise NonFiniteLossError(f"loss is nan at step {at}")
-
-    with pytest.raises(NonFiniteLossError):
-        step.run(batches[1], step=2, guard=refuse)
-    step.close()
-
-    assert {s for _, _, s in store.applied} == {1}
-
-
-def test_an_overlapped_cluster_saves_and_ends_with_every_step_applied():
-    stores: list[FakeStore] = []
-    cluster = _cluster(num_workers=2, stores=stores, overlap=True)
-    saved: list[set[int]] = []
-
-    def save() -> int:
-        saved.append({s for _, _, s in stores[0].applied})
-        return cluster.global_step
-
-    hook = CheckpointHook(
-        lambda step: cluster.with_save_barrier(save), SystemClock(), every_steps=10
-    )
-    outcome = cluster.train(_source(planted_batches(40, 8)), max_steps=40, hooks=[hook])
-
-    assert outcome.last_step == 40
-    assert {s for _, _, s in stores[0].applied} == set(range(1, 41))
-    # A save holds every step finished before it: no update still in flight.
-    for steps in saved:
-        assert steps == set(range(1, max(steps) + 1))
     cluster.stop()

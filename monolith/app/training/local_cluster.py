@@ -84,13 +84,6 @@ class LocalCluster:
         clock: Time for barriers and row timestamps.
         fid_transform: Optional fid rewrite applied by every worker.
         max_pending_secs: How long a save waits for workers to block.
-        overlap_sparse: Run each worker's sparse update in a helper thread
-            beside the rest of its step (:class:`WorkerStep`); results are
-            identical. Off by default: on 2 cores the helper competes with the
-            backend's own threads, and ``benchmarks/train_throughput.py
-            --overlap-sparse`` measured it 3 to 10% slower than the plain
-            order on both backends. It pays where the backend leaves cores
-            idle.
     """
 
     def __init__(
@@ -104,7 +97,6 @@ class LocalCluster:
         clock: Clock,
         fid_transform: FidTransform | None = None,
         max_pending_secs: float | None = 30.0,
-        overlap_sparse: bool = False,
     ) -> None:
         if num_ps < 1:
             raise UsageError(f"num_ps must be at least 1, got {num_ps}")
@@ -117,7 +109,6 @@ class LocalCluster:
         self._backend_factory = backend_factory
         self._clock = clock
         self._fid_transform = fid_transform
-        self._overlap_sparse = overlap_sparse
         self._store: ParameterStore | None = None
         self._backends: list[ComputeBackend] = []
         self._workers: list[WorkerStep] = []
@@ -202,7 +193,6 @@ class LocalCluster:
                     self._clock,
                     fid_transform=self._fid_transform,
                     dense_on_store=self.dense_on_store,
-                    overlap_sparse=self._overlap_sparse,
                 )
             )
         for index in range(self.num_workers):
@@ -232,8 +222,6 @@ class LocalCluster:
         """Stop every worker, then the PS role (closing the store)."""
         for index in list(self._running_workers):
             self.stop_worker(index)
-        for worker in self._workers:
-            worker.close()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -268,22 +256,8 @@ class LocalCluster:
         return self.barrier.pass_as_worker(index)
 
     def with_save_barrier(self, fn: Callable[[], int]) -> int:
-        """Run ``fn`` (a save) on the chief's side of a ``save`` barrier.
-
-        Sparse updates still in flight land first, so the save holds every
-        step the workers finished.
-        """
-
-        def save() -> int:
-            self.flush_sparse()
-            return fn()
-
-        return self.barrier.run_as_chief("save", save)
-
-    def flush_sparse(self) -> None:
-        """Wait for every worker's sparse update in flight."""
-        for worker in self._workers:
-            worker.flush()
+        """Run ``fn`` (a save) on the chief's side of a ``save`` barrier."""
+        return self.barrier.run_as_chief("save", fn)
 
     def sync_chief_dense(self) -> None:
         """In PS mode, copy the store's dense parameters into the chief's backend."""
@@ -353,11 +327,6 @@ class LocalCluster:
             for thread in threads:
                 thread.join()
         failed = bool(self._errors)
-        try:
-            self.flush_sparse()
-        except BaseException as exc:  # a worker's last update failed
-            self._errors.append(exc)
-            failed = True
         self.sync_chief_dense()
         end_error: BaseException | None = None
         for hook in hooks:
@@ -401,23 +370,17 @@ class LocalCluster:
         source: Iterator[Batch] | None = None
         try:
             source = batches(index, self.num_workers)
-            upcoming = next(source, None)
             while not self._stopping.is_set():
                 if index > 0:
                     self.enter_barrier(index)
                     if self._stopping.is_set():
                         break
-                batch = upcoming
+                batch = next(source, None)
                 if batch is None:
                     break
                 step = self._claim_step()
                 if step is None:
                     break
-                # One batch ahead: its unique fids are worked out while this
-                # step computes.
-                upcoming = next(source, None)
-                if upcoming is not None:
-                    worker.plan_ahead(upcoming)
                 result = worker.run(batch, step, guard=guard)
                 counts[index] += 1
                 event = StepEvent(
